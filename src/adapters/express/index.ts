@@ -1,0 +1,2 @@
+export type { BulwarkLocals, ProtectOptions } from "../chain.js";
+export { protect, rawBodyOf } from "./protect.js";

@@ -1,0 +1,2 @@
+export type { BulwarkLocals, ProtectOptions } from "../chain.js";
+export { type BulwarkEnv, protect } from "./protect.js";

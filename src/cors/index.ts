@@ -1,0 +1,2 @@
+export { type CorsOptions, cors } from "./cors.js";
+export type { OriginPattern } from "./origins.js";

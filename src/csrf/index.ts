@@ -1,0 +1,1 @@
+export { type CsrfOptions, type CsrfProtection, csrf, type IssuedToken } from "./csrf.js";
