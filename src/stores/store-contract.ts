@@ -15,7 +15,7 @@ import { referenceStore, type StoredState } from "./reference-store.js";
  * The contract every rate-limit store answers to: memory, Redis, Postgres and PGlite run the same
  * cases. `factory({})` must return a store on its own clock (the store's time); `factory({ clock })`
  * a store that takes time from `clock` (the test-only option), for the time-dependent cases and the
- * differential test that holds the store to `referenceStore` (float-reference.ts) number for number.
+ * differential test that holds the store to `referenceStore` number for number.
  *
  * Cases on store time use windows of a day, so nothing refills while a case runs; every case uses
  * its own key, so one store may serve them all.
@@ -32,6 +32,8 @@ export interface ContractOptions {
    * differential test also compares the stored numbers bit for bit, not only the rounded answers.
    */
   inspect?: (key: string, spec: LimitSpec) => Promise<StoredState | undefined>;
+  /** The reference arithmetic the store follows (see `referenceStore`). Default `"scaled"`. */
+  arithmetic?: "scaled" | "float";
 }
 
 /** Numbers of state per algorithm (algorithms.ts `AlgorithmState`). */
@@ -87,6 +89,7 @@ export function describeRateLimitStoreContract(
   options: ContractOptions = {},
 ): void {
   const runs = options.runs ?? 40;
+  const arithmetic = options.arithmetic ?? "scaled";
   const key = (label: string) => `contract:${label}:${randomUUID()}`;
 
   describe(`${name} store contract: store time`, () => {
@@ -392,7 +395,7 @@ export function describeRateLimitStoreContract(
       expect(wider.limits[0]?.remaining).toBe(4);
     });
 
-    it("answers and stores exactly what the float reference computes on dense sequences of one limit", async () => {
+    it("answers and stores exactly what the reference computes on dense sequences of one limit", async () => {
       // One limit, small steps well inside its window: every step reads a live state, so fractional
       // refills, emission intervals and window weights are exercised on every check.
       const scenario = fc
@@ -421,7 +424,7 @@ export function describeRateLimitStoreContract(
         fc.asyncProperty(scenario, async ({ start, algorithm, limit, windowMs, steps }) => {
           const clock = manualClock(Date.UTC(2026, 0, 1) + start);
           const store = await factory({ clock });
-          const reference = referenceStore(clock);
+          const reference = referenceStore(clock, { arithmetic });
           const k = key("dense");
           const limits = [spec("d", algorithm, limit, windowMs)];
           for (const st of steps) {
@@ -439,7 +442,7 @@ export function describeRateLimitStoreContract(
       );
     });
 
-    it("answers exactly like the float reference on random sequences of costs, time, refunds and reservations", async () => {
+    it("answers exactly like the reference on random sequences of costs, time, refunds and reservations", async () => {
       const algorithm = fc.constantFrom(...ALGORITHMS);
       const limitsArb = fc
         .array(fc.record({ algorithm, limit: fc.integer({ min: 1, max: 12 }), windowMs: windowArb() }), {
@@ -511,7 +514,7 @@ export function describeRateLimitStoreContract(
         fc.asyncProperty(scenario, async ({ start, limits, ops }) => {
           const clock = manualClock(Date.UTC(2026, 0, 1) + start);
           const store = await factory({ clock });
-          const reference = referenceStore(clock);
+          const reference = referenceStore(clock, { arithmetic });
           const k = key("differential");
           const ids: string[] = [];
           const inspect = options.inspect;

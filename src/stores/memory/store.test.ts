@@ -5,6 +5,7 @@ import { isBulwarkError } from "../../core/errors.js";
 import { type AlgorithmState, evaluateCheck, refund } from "../../ratelimit/algorithms.js";
 import { describeRateLimitStoreContract } from "../../ratelimit/store-contract.js";
 import type { Algorithm, LimitSpec } from "../../ratelimit/types.js";
+import { describeRateLimitStoreContract as describeSharedStoreContract } from "../store-contract.js";
 import { memoryStore } from "./index.js";
 import { memoryCoreOf } from "./store.js";
 
@@ -22,6 +23,16 @@ describeRateLimitStoreContract(
     return { store, cleanup: () => store.close?.() ?? Promise.resolve() };
   },
   { manualClock: true, concurrency: true },
+);
+
+// The contract the Redis and Postgres stores answer to, including the differential test against the
+// scaled reference: the memory store is where that reference's semantics come from.
+describeSharedStoreContract(
+  "memory (shared store contract)",
+  ({ clock }) => memoryStore(clock === undefined ? {} : { clock }),
+  {
+    runs: 100,
+  },
 );
 
 describe("memoryStore", () => {

@@ -244,7 +244,10 @@ export class MemoryNamespace {
     if (!this.blocked.has(key) && this.blocked.size >= this.core.maxKeys) {
       trimMap(this.blocked, (until) => until <= now);
     }
-    this.blocked.set(key, now + durationMs);
+    const until = now + durationMs;
+    const current = this.blocked.get(key);
+    // A block never shortens one already in force (a later, shorter lockout must not lift it early).
+    if (current === undefined || current < until) this.blocked.set(key, until);
   }
 
   /** Forgets everything in this namespace. */
@@ -390,6 +393,12 @@ export class MemoryCore implements TableOwner {
       this.leases.set(key, list);
     } else {
       pruneLeases(list, now);
+    }
+    // Acquiring a lease id already held renews it and takes no second slot.
+    const held = list.find((l) => l.id === leaseId);
+    if (held !== undefined) {
+      held.expiresAtMs = now + leaseMs;
+      return { acquired: true, held: list.length, retryAfterMs: 0 };
     }
     if (list.length < limit) {
       list.push({ id: leaseId, expiresAtMs: now + leaseMs });
