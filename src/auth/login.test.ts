@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { memoryLogger } from "../core/logger.js";
+import { memoryLogger, silentLogger } from "../core/logger.js";
+import { loginGuard } from "../ratelimit/login.js";
 import { type LoginAccount, type LoginThrottle, loginProblem, passwordLogin } from "./login.js";
 import { passwordHasher } from "./password.js";
 import { compareTimings } from "./timing.js";
@@ -166,6 +167,58 @@ describe("passwordLogin", () => {
     const results = await Promise.all([...flood, legit]);
     await occupying;
     expect(results.map((r) => (r.ok ? 200 : r.status))).toEqual([401, 401, 503, 401]);
+  });
+
+  it("with loginGuard, a burst of 20 concurrent wrong passwords checks at most maxFailures of them", async () => {
+    const db = await accounts({ alice: "right" });
+    let verified = 0;
+    const counting = {
+      ...hasher,
+      verify: (...args: Parameters<typeof hasher.verify>) => {
+        verified++;
+        return hasher.verify(...args);
+      },
+    };
+    const login = passwordLogin({
+      findAccount: async (id) => db.get(id),
+      hasher: counting,
+      throttle: loginGuard({ maxFailures: 5, logger: silentLogger }),
+    });
+    const results = await Promise.all(
+      Array.from({ length: 20 }, (_, i) =>
+        login({ identifier: "alice", password: `guess-${i}`, ip: "192.0.2.1" }),
+      ),
+    );
+    expect(verified).toBe(5);
+    expect(results.filter((r) => !r.ok && r.status === 401)).toHaveLength(5);
+    expect(results.filter((r) => !r.ok && r.code === "ERR_LOGIN_LOCKED")).toHaveLength(15);
+    // The pair is locked now, even for the right password.
+    expect(await login({ identifier: "alice", password: "right", ip: "192.0.2.1" })).toMatchObject({
+      ok: false,
+      status: 429,
+    });
+  });
+
+  it("gives the throttle its hold back when no password was checked (hasher busy)", async () => {
+    const tiny = passwordHasher({
+      memoryCostKiB: 64,
+      timeCost: 1,
+      concurrency: 1,
+      maxQueue: 0,
+      dangerouslyAllowWeakParameters: true,
+      logger: memoryLogger(),
+    });
+    const guard = loginGuard({ maxFailures: 1, logger: silentLogger });
+    const login = passwordLogin({ findAccount: async () => undefined, hasher: tiny, throttle: guard });
+    const occupying = tiny.hash("slot");
+    const busy = await login({ identifier: "a", password: "b", ip: "192.0.2.1" });
+    await occupying;
+    expect(busy).toMatchObject({ ok: false, status: 503, code: "ERR_PASSWORD_HASHER_BUSY" });
+    // With maxFailures 1, a hold kept by the busy attempt would refuse this one as locked.
+    expect(await login({ identifier: "a", password: "b", ip: "192.0.2.1" })).toMatchObject({
+      ok: false,
+      status: 401,
+    });
   });
 
   it("answers an over-long password like a wrong one (401) and records the failure", async () => {

@@ -34,6 +34,8 @@ export interface LoginThrottle {
   check(account: string, ip: string): Promise<ThrottleDecision>;
   recordFailure(account: string, ip: string): Promise<unknown>;
   recordSuccess(account: string, ip: string): Promise<unknown>;
+  /** Optional: the attempt `check` admitted was not made after all (hasher busy, an error). */
+  cancel?(account: string, ip: string): Promise<unknown>;
 }
 
 export interface PasswordLoginOptions<A extends LoginAccount> {
@@ -145,16 +147,27 @@ export function passwordLogin<A extends LoginAccount>(
         };
       }
     }
-    const account = await findAccount(identifier);
+    let account: A | undefined;
+    try {
+      account = await findAccount(identifier);
+    } catch (error) {
+      await throttle?.cancel?.(identifier, ip);
+      throw error;
+    }
     let check: { ok: boolean; needsRehash: boolean };
     try {
       check = await hasher.verify(account?.passwordHash, password, { key: ip });
     } catch (error) {
-      if (isBulwarkError(error, "ERR_PASSWORD_HASHER_BUSY")) return BUSY;
+      if (isBulwarkError(error, "ERR_PASSWORD_HASHER_BUSY")) {
+        // No password was checked: the attempt's hold goes back to the throttle.
+        await throttle?.cancel?.(identifier, ip);
+        return BUSY;
+      }
       // Over-long or non-string passwords: refused before hashing, answered like any wrong password.
       if (isBulwarkError(error, "ERR_PASSWORD_TOO_LONG") || isBulwarkError(error, "ERR_PASSWORD_INVALID")) {
         return fail(identifier, ip);
       }
+      await throttle?.cancel?.(identifier, ip);
       throw error;
     }
     if (!check.ok || account === undefined) return fail(identifier, ip);

@@ -108,6 +108,51 @@ describe("loginGuard", () => {
     expect(existing.at(-1)).toMatchObject({ allowed: false, code: "ERR_LOGIN_LOCKED" });
   });
 
+  it("a burst of concurrent guesses gets at most maxFailures password checks, then a lockout", async () => {
+    const { guard } = setup({ maxFailures: 5 });
+    let verified = 0;
+    const attempt = async () => {
+      const gate = await guard.check("alice", "192.0.2.1");
+      if (!gate.allowed) return gate;
+      verified++;
+      await new Promise((resolve) => setTimeout(resolve, 5)); // the password check takes a while
+      return guard.recordFailure("alice", "192.0.2.1");
+    };
+    const answers = await Promise.all(Array.from({ length: 20 }, attempt));
+    expect(verified).toBe(5);
+    expect(answers.filter((a) => a.allowed)).toHaveLength(0);
+    for (const a of answers) expect(a.code).toBe("ERR_LOGIN_LOCKED");
+    expect(await guard.check("alice", "192.0.2.1")).toEqual(locked(30 * MIN));
+  });
+
+  it("attempts in flight count until settled; a success gives its attempt back", async () => {
+    const { guard } = setup({ maxFailures: 3 });
+    for (let i = 0; i < 3; i++) expect(await guard.check("alice", "192.0.2.1")).toEqual(allowed);
+    const full = await guard.check("alice", "192.0.2.1");
+    expect(full).toMatchObject({ allowed: false, code: "ERR_LOGIN_LOCKED" });
+    expect(full.retryAfterMs).toBe(60_000); // attempts in flight settle within attemptTimeoutMs
+    // A success gives its own attempt back and forgets the pair's failures.
+    await guard.recordSuccess("alice", "192.0.2.1");
+    for (let i = 0; i < 3; i++) expect(await guard.check("alice", "192.0.2.1")).toEqual(allowed);
+    expect(await guard.check("alice", "192.0.2.1")).toMatchObject({
+      allowed: false,
+      code: "ERR_LOGIN_LOCKED",
+    });
+  });
+
+  it("an attempt never settled (a crashed request) stops counting after attemptTimeoutMs", async () => {
+    const { guard, clock } = setup({ maxFailures: 2, attemptTimeoutMs: 10_000 });
+    await guard.check("alice", "192.0.2.1");
+    await guard.check("alice", "192.0.2.1");
+    const full = await guard.check("alice", "192.0.2.1");
+    expect(full).toMatchObject({ allowed: false, code: "ERR_LOGIN_LOCKED" });
+    expect(full.retryAfterMs).toBeGreaterThan(0);
+    clock.advance(10_000);
+    expect(await guard.check("alice", "192.0.2.1")).toEqual(allowed);
+    // The expired attempts are not settled by a late record: this failure counts once.
+    expect(await guard.recordFailure("alice", "192.0.2.1")).toEqual(allowed);
+  });
+
   it("normalises account names (case, spaces, compatibility forms)", async () => {
     const { guard } = setup({ maxFailures: 2 });
     await guard.recordFailure(" Alice ", "192.0.2.1");
@@ -173,6 +218,7 @@ describe("loginGuard", () => {
       { lockoutMs: 10 * MIN, growth: { maxLockoutMs: MIN } },
       { failMode: "ajar" },
       { normalizeAccount: "lower" },
+      { attemptTimeoutMs: 10 },
     ];
     for (const options of bad) {
       expect(() => loginGuard(options as LoginGuardOptions)).toThrowError(

@@ -4,10 +4,12 @@ import { checkKeys, configError, integer, oneOf } from "../core/options.js";
 import type { RespondOutcome } from "../core/outcome.js";
 import { problem } from "../core/problem.js";
 import { memoryStore } from "../stores/memory/store.js";
-import { type RateLimitDecision, type RateLimiter, rateLimit } from "./limiter.js";
+import { type RateLimitDecision, type RateLimiter, type Reservation, rateLimit } from "./limiter.js";
 import type { RateLimitStore } from "./types.js";
 
 const MINUTE = 60_000;
+/** Account+IP keys with attempts in flight remembered at once (a bound, not a limit on logins). */
+const MAX_PENDING_KEYS = 10_000;
 
 export interface LoginGuardOptions {
   /** Where failures and lockouts live (default: a new `memoryStore()`); Redis/Postgres survive restarts. */
@@ -39,6 +41,12 @@ export interface LoginGuardOptions {
   failMode?: "closed" | "open";
   /** Longest wait for the store (default 100 ms). */
   storeTimeoutMs?: number;
+  /**
+   * How long an attempt admitted by `check` counts against the thresholds while its outcome is
+   * unknown (default 60 s). `recordFailure` / `recordSuccess` settle it sooner; an attempt never
+   * settled (a crashed request) stops counting after this.
+   */
+  attemptTimeoutMs?: number;
   clock?: Clock;
   logger?: Logger;
 }
@@ -51,7 +59,12 @@ export type LoginDecision =
   | { readonly allowed: false; readonly retryAfterMs: number; readonly code: LoginCode };
 
 export interface LoginGuard {
-  /** Call before verifying the password: refuses while the account, the IP or the pair is locked. */
+  /**
+   * Call before verifying the password: refuses while the account, the IP or the pair is locked,
+   * and otherwise counts the attempt as a failure in flight until `recordFailure` / `recordSuccess`
+   * settles it — so a burst of concurrent guesses gets at most `maxFailures` password checks, not
+   * one per request (a check-then-record guard verifies every request of a burst).
+   */
   check(account: string, ip: string): Promise<LoginDecision>;
   /**
    * Call after every failed attempt — for unknown accounts too, with the name as typed, so that
@@ -60,6 +73,11 @@ export interface LoginGuard {
   recordFailure(account: string, ip: string): Promise<LoginDecision>;
   /** Call after a successful login: forgets the failures of this account from this IP. */
   recordSuccess(account: string, ip: string): Promise<void>;
+  /**
+   * Call when an attempt admitted by `check` did not check the password after all (the hasher
+   * was busy, the request failed): gives its hold back without counting a failure.
+   */
+  cancel(account: string, ip: string): Promise<void>;
 }
 
 const ALLOWED: LoginDecision = Object.freeze({ allowed: true, retryAfterMs: 0, code: undefined });
@@ -85,6 +103,7 @@ export function loginGuard(options: LoginGuardOptions = {}): LoginGuard {
     "prefix",
     "failMode",
     "storeTimeoutMs",
+    "attemptTimeoutMs",
     "clock",
     "logger",
   ]);
@@ -104,6 +123,10 @@ export function loginGuard(options: LoginGuardOptions = {}): LoginGuard {
   const lockoutMs = integer(where, "lockoutMs", o.lockoutMs, 30 * MINUTE, {
     min: 1000,
     max: 30 * 24 * 60 * MINUTE,
+  });
+  const attemptTimeoutMs = integer(where, "attemptTimeoutMs", o.attemptTimeoutMs, MINUTE, {
+    min: 1000,
+    max: 60 * MINUTE,
   });
   const failMode = oneOf(where, "failMode", o.failMode, ["closed", "open"] as const, "closed");
   const prefix = o.prefix ?? "login:";
@@ -190,6 +213,61 @@ export function loginGuard(options: LoginGuardOptions = {}): LoginGuard {
     return Math.min(growth.maxLockoutMs, Math.round(lockoutMs * growth.factor ** Math.max(0, count - 1)));
   };
 
+  /**
+   * Attempts admitted by `check` and not yet settled, per account+IP key, oldest first: one
+   * reservation per scope. In this process only — a request is checked and settled by the same one.
+   */
+  const pending = new Map<string, { readonly atMs: number; readonly holds: readonly Reservation[] }[]>();
+  const takePending = (pairKey: string) => {
+    const list = pending.get(pairKey);
+    if (list === undefined) return undefined;
+    const now = clock.now();
+    let found: readonly Reservation[] | undefined;
+    // Attempts older than attemptTimeoutMs have expired in the store: skip them.
+    while (found === undefined && list.length > 0) {
+      const first = list.shift() as { readonly atMs: number; readonly holds: readonly Reservation[] };
+      if (now - first.atMs < attemptTimeoutMs) found = first.holds;
+    }
+    if (list.length === 0) pending.delete(pairKey);
+    return found;
+  };
+  const addPending = (pairKey: string, holds: readonly Reservation[]) => {
+    if (pending.size >= MAX_PENDING_KEYS) {
+      // Attempts never settled (crashed requests) expire in the store; forget them here too.
+      const now = clock.now();
+      for (const [k, list] of pending) {
+        if (list.every((p) => now - p.atMs >= attemptTimeoutMs)) pending.delete(k);
+      }
+      if (pending.size >= MAX_PENDING_KEYS) pending.delete(pending.keys().next().value as string);
+    }
+    const entry = { atMs: clock.now(), holds };
+    const list = pending.get(pairKey);
+    if (list === undefined) pending.set(pairKey, [entry]);
+    else list.push(entry);
+  };
+  const settleAll = (holds: readonly Reservation[], action: "commit" | "release") =>
+    Promise.all(holds.map((h) => h[action]())).catch(() => undefined);
+
+  /** Locks every scope whose failures reached its threshold; answers the combined decision. */
+  const lockReached = async (k: readonly string[], decisions: RateLimitDecision[]) => {
+    const after = await Promise.all(
+      decisions.map(async (d, i) => {
+        const key = k[i] as string;
+        const limiter = (scopes[i] as (typeof scopes)[number]).limiter;
+        const reached =
+          d.code === "ERR_RATELIMIT_EXCEEDED" ||
+          (d.allowed && d.code === undefined && d.limits[0]?.remaining === 0);
+        if (!reached) return d;
+        // Threshold reached: lock the key and start counting afresh once the lockout ends.
+        const ms = await lockoutFor(i, key);
+        await limiter.reset(key);
+        await limiter.block(key, ms);
+        return { ...d, allowed: false, retryAfterMs: ms, code: "ERR_RATELIMIT_BLOCKED" as const };
+      }),
+    ).catch(() => decisions.map(() => unavailableDecision(failMode)));
+    return fromDecisions(after);
+  };
+
   const invalid: LoginDecision = Object.freeze({
     allowed: false,
     retryAfterMs: 0,
@@ -200,33 +278,54 @@ export function loginGuard(options: LoginGuardOptions = {}): LoginGuard {
     check: async (account, ip) => {
       const k = keys(account, ip);
       if (k === undefined) return invalid;
-      return fromDecisions(await Promise.all(scopes.map((s, i) => s.limiter.get(k[i] as string))));
+      // One unit of every scope's failure budget is held while the password is checked.
+      const results = await Promise.all(
+        scopes.map((s, i) => s.limiter.reserve(k[i] as string, 1, { ttlMs: attemptTimeoutMs })),
+      );
+      const holds: Reservation[] = [];
+      for (const r of results) if (r.allowed) holds.push(r.reservation);
+      if (holds.length === results.length) {
+        addPending(k[0] as string, holds);
+        return fromDecisions(results);
+      }
+      await settleAll(holds, "release");
+      // Failures plus attempts in flight fill a budget: refused like a lockout. Within
+      // attemptTimeoutMs every attempt in flight has settled (or expired), so that is the wait.
+      return fromDecisions(
+        results.map((r) =>
+          r.code === "ERR_RATELIMIT_EXCEEDED"
+            ? {
+                ...r,
+                code: "ERR_RATELIMIT_BLOCKED" as const,
+                retryAfterMs: Math.min(Math.max(1, r.retryAfterMs), attemptTimeoutMs),
+              }
+            : r,
+        ),
+      );
     },
     recordFailure: async (account, ip) => {
       const k = keys(account, ip);
       if (k === undefined) return invalid;
-      const decisions = await Promise.all(scopes.map((s, i) => s.limiter.check(k[i] as string)));
-      const after = await Promise.all(
-        decisions.map(async (d, i) => {
-          const key = k[i] as string;
-          const limiter = (scopes[i] as (typeof scopes)[number]).limiter;
-          const reached =
-            d.code === "ERR_RATELIMIT_EXCEEDED" ||
-            (d.allowed && d.code === undefined && d.limits[0]?.remaining === 0);
-          if (!reached) return d;
-          // Threshold reached: lock the key and start counting afresh once the lockout ends.
-          const ms = await lockoutFor(i, key);
-          await limiter.reset(key);
-          await limiter.block(key, ms);
-          return { ...d, allowed: false, retryAfterMs: ms, code: "ERR_RATELIMIT_BLOCKED" as const };
-        }),
-      ).catch(() => decisions.map(() => unavailableDecision(failMode)));
-      return fromDecisions(after);
+      const holds = takePending(k[0] as string);
+      if (holds === undefined) {
+        // No attempt of this pair in flight here (no `check` first): count the failure now.
+        return lockReached(k, await Promise.all(scopes.map((s, i) => s.limiter.check(k[i] as string))));
+      }
+      await settleAll(holds, "commit");
+      return lockReached(k, await Promise.all(scopes.map((s, i) => s.limiter.get(k[i] as string))));
     },
     recordSuccess: async (account, ip) => {
       const k = keys(account, ip);
       if (k === undefined) return;
+      const holds = takePending(k[0] as string);
+      if (holds !== undefined) await settleAll(holds, "release");
       await scopes[0]?.limiter.reset(k[0] as string);
+    },
+    cancel: async (account, ip) => {
+      const k = keys(account, ip);
+      if (k === undefined) return;
+      const holds = takePending(k[0] as string);
+      if (holds !== undefined) await settleAll(holds, "release");
     },
   };
 }
