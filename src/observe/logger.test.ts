@@ -73,6 +73,40 @@ describe("createLogger", () => {
     }
   });
 
+  it("logs a real database error without the statement's values or the row in its detail", async () => {
+    const { PGlite } = await import("@electric-sql/pglite");
+    const db = new PGlite();
+    try {
+      await db.exec("CREATE TABLE account (email text PRIMARY KEY, pw_hash text NOT NULL)");
+      await db.query("INSERT INTO account VALUES ($1, $2)", ["ada@example.com", "argon-hash-1"]);
+      const failures: unknown[] = [];
+      for (const row of [
+        ["ada@example.com", "argon-hash-2"],
+        ["bob (x) @example.com", null],
+      ]) {
+        await db.query("INSERT INTO account VALUES ($1, $2)", row).catch((e: unknown) => failures.push(e));
+      }
+      expect(failures).toHaveLength(2);
+      const { logger, lines, records } = capture();
+      for (const err of failures) logger.error({ err }, "insert failed");
+      const text = lines.join("");
+      for (const value of ["ada@example.com", "argon-hash-2", "bob (x) @example.com"]) {
+        expect(text).not.toContain(value);
+      }
+      const [duplicate, notNull] = records().map((r) => r.err as Record<string, unknown>);
+      expect(duplicate).toMatchObject({
+        code: "23505",
+        constraint: "account_pkey",
+        query: "INSERT INTO account VALUES ($1, $2)",
+        params: REDACTED,
+        detail: `Key (email)=${REDACTED} already exists.`,
+      });
+      expect(notNull).toMatchObject({ code: "23502", detail: `Failing row contains ${REDACTED}` });
+    } finally {
+      await db.close();
+    }
+  });
+
   it("redacts child-logger bindings and setBindings", () => {
     const { logger, records } = capture();
     const child = logger.child({ tenant: "t1", apiKey: "k" });

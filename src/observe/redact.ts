@@ -146,6 +146,22 @@ export interface Redactor {
 
 const SEPARATORS = /[-_. ]/g;
 
+/**
+ * Keys under which database drivers attach a failed statement's values to the error (PGlite and
+ * Postgres.js `params`, `parameters`; knex `bindings`): row data, password hashes, tokens — never
+ * logged. The statement text (`query`) stays: its values are placeholders.
+ */
+const ERROR_VALUE_KEYS = new Set(["params", "parameters", "bindings"]);
+
+/**
+ * PostgreSQL error details quote row values: `Key (email)=(a@b.c) already exists.`,
+ * `Failing row contains (…)`. The column names stay; the values go.
+ */
+function scrubRowValues(detail: string, censor: string): string {
+  // Greedy to the last parenthesis: a value holding parentheses cannot end the match early.
+  return detail.replace(/\)=\(.*\)/s, `)=${censor}`).replace(/(Failing row contains ).*$/s, `$1${censor}`);
+}
+
 /** Lower-cases a key and drops `-`, `_`, `.` and spaces. */
 export function normalizeKey(key: string): string {
   return key.toLowerCase().replace(SEPARATORS, "");
@@ -380,7 +396,10 @@ export function createRedactor(options: RedactorOptions = {}): Redactor {
     for (const key of Object.keys(error)) {
       if (key === "message" || key === "stack") continue;
       const v = (error as unknown as Record<string, unknown>)[key];
-      setKey(out, key, v !== undefined && isSensitiveKey(key) ? censor : walk(v, depth + 1, st));
+      if (v !== undefined && (isSensitiveKey(key) || ERROR_VALUE_KEYS.has(key))) setKey(out, key, censor);
+      else if (key === "detail" && typeof v === "string")
+        setKey(out, key, scrubString(scrubRowValues(v, censor)));
+      else setKey(out, key, walk(v, depth + 1, st));
     }
     const cause = (error as { cause?: unknown }).cause;
     if (cause !== undefined && !Object.keys(error).includes("cause")) out.cause = walk(cause, depth + 1, st);
