@@ -40,6 +40,17 @@ function recordingThrottle(locked = false): LoginThrottle & { calls: string[] } 
   };
 }
 
+/** A hasher that runs one hash at a time and queues none: a second caller is refused as busy. */
+const singleSlotHasher = () =>
+  passwordHasher({
+    memoryCostKiB: 64,
+    timeCost: 1,
+    concurrency: 1,
+    maxQueue: 0,
+    dangerouslyAllowWeakParameters: true,
+    logger: memoryLogger(),
+  });
+
 const bodyOf = (r: { body?: string | Uint8Array }) => String(r.body);
 
 describe("passwordLogin", () => {
@@ -133,14 +144,7 @@ describe("passwordLogin", () => {
   });
 
   it("answers 503 ERR_PASSWORD_HASHER_BUSY with Retry-After: 1 when the hasher is saturated", async () => {
-    const tiny = passwordHasher({
-      memoryCostKiB: 64,
-      timeCost: 1,
-      concurrency: 1,
-      maxQueue: 0,
-      dangerouslyAllowWeakParameters: true,
-      logger: memoryLogger(),
-    });
+    const tiny = singleSlotHasher();
     const login = passwordLogin({ findAccount: async () => undefined, hasher: tiny });
     const occupying = tiny.hash("slot");
     const r = await login({ identifier: "a", password: "b", ip: "192.0.2.1" });
@@ -200,14 +204,7 @@ describe("passwordLogin", () => {
   });
 
   it("gives the throttle its hold back when no password was checked (hasher busy)", async () => {
-    const tiny = passwordHasher({
-      memoryCostKiB: 64,
-      timeCost: 1,
-      concurrency: 1,
-      maxQueue: 0,
-      dangerouslyAllowWeakParameters: true,
-      logger: memoryLogger(),
-    });
+    const tiny = singleSlotHasher();
     const guard = loginGuard({ maxFailures: 1, logger: silentLogger });
     const login = passwordLogin({ findAccount: async () => undefined, hasher: tiny, throttle: guard });
     const occupying = tiny.hash("slot");
