@@ -298,13 +298,24 @@ BEGIN
     v_amounts := array_append(v_amounts, p_amount); v_at := array_append(v_at, p_consumed);
   END IF;
   v_gives := coalesce(array_length(v_amounts, 1), 0);
+  FOR j IN 1 .. v_gives LOOP
+    IF NOT coalesce(v_amounts[j] - v_amounts[j] = 0 AND (v_at[j] IS NULL OR v_at[j] - v_at[j] = 0), false) THEN
+      RAISE EXCEPTION 'bulwark: corrupt reservation';
+    END IF;
+  END LOOP;
   IF v_gives = 0 AND NOT p_read THEN RETURN; END IF;
   FOR i IN 1 .. coalesce(array_length(p_names, 1), 0) LOOP
-    SELECT t.s0, t.s1, t.s2 INTO v_row FROM ${s}.rl_state t
+    SELECT t.s0, t.s1, t.s2, t.expires_at INTO v_row FROM ${s}.rl_state t
       WHERE t.key = p_key AND t.name = p_names[i] AND t.algorithm = p_algs[i] AND t.window_ms = p_windows[i]
         AND t.expires_at > p_now;
     o_has[i] := FOUND;
     IF o_has[i] THEN
+      -- x − x = 0 only for finite x: NaN (which Postgres orders above every number), ±Infinity or a
+      -- missing slot would otherwise read as a full bucket or an empty window
+      IF NOT coalesce(v_row.s0 - v_row.s0 = 0 AND v_row.expires_at - v_row.expires_at = 0
+          AND (p_algs[i] = 'g' OR v_row.s1 - v_row.s1 = 0) AND (p_algs[i] <> 's' OR v_row.s2 - v_row.s2 = 0), false) THEN
+        RAISE EXCEPTION 'bulwark: corrupt state';
+      END IF;
       o_s0[i] := v_row.s0; o_s1[i] := v_row.s1; o_s2[i] := v_row.s2;
       v_changed := false;
       FOR j IN 1 .. v_gives LOOP
