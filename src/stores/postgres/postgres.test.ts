@@ -46,7 +46,7 @@ describe.runIf(postgres.available)("postgresStore on a real PostgreSQL", () => {
         sweepIntervalMs: 0,
         ...(clock === undefined ? {} : { dangerouslyTestClock: clock, logger: silentLogger }),
       }),
-    { runs: 60, inspect: (key, spec) => storedState(pool, SCHEMA, key, spec), arithmetic: "float" },
+    { runs: 60, inspect: (key, spec) => storedState(pool, SCHEMA, key, spec) },
   );
 
   it("answers a check of three limits with one statement", async () => {
