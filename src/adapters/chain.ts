@@ -294,7 +294,8 @@ export interface HeaderOps<T> {
   append(target: T, name: string, value: string): void;
 }
 
-function seenBefore(list: HeaderList, index: number, name: string): boolean {
+/** Whether `name` occurs in `list` before `index`. */
+export function seenBefore(list: HeaderList, index: number, name: string): boolean {
   for (let j = 0; j < index; j++) if ((list[j] as readonly [string, string])[0] === name) return true;
   return false;
 }

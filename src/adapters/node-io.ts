@@ -4,13 +4,12 @@ import type { Logger } from "../core/logger.js";
 import type { ContinueOutcome, HeaderList, RespondOutcome } from "../core/outcome.js";
 import {
   AdapterView,
-  applyHeaders,
   deliver,
   EMPTY_BODY,
-  type HeaderOps,
   INTERNAL,
   incomplete,
   isBodilessStatus,
+  seenBefore,
   tooLarge,
   unavailable,
 } from "./chain.js";
@@ -19,16 +18,6 @@ import {
  * What the node:http, Express and Fastify adapters share: a view straight over `IncomingMessage`
  * (no copy), body reading with a byte limit, and response capture by wrapping `res.write`/`res.end`.
  */
-
-/** Header operations on a node `ServerResponse`. */
-export const NODE_HEADERS: HeaderOps<ServerResponse> = {
-  set: (res, name, value) => {
-    res.setHeader(name, value);
-  },
-  append: (res, name, value) => {
-    res.appendHeader(name, value);
-  },
-};
 
 /**
  * Reads an `IncomingMessage` body to the end, at most `maxBytes`. A declared `Content-Length` over the
@@ -138,10 +127,24 @@ export function keptRawBody(req: IncomingMessage): Uint8Array | undefined {
   return kept instanceof Uint8Array ? kept : undefined;
 }
 
+/** `applyHeaders` for a node response, calling it directly. */
+export function setNodeHeaders(res: ServerResponse, list: HeaderList): void {
+  const n = list.length;
+  for (let i = 0; i < n; i++) {
+    const entry = list[i] as readonly [string, string];
+    const name = entry[0];
+    if (name === "set-cookie" || name === "vary" || (i > 0 && seenBefore(list, i, name))) {
+      res.appendHeader(name, entry[1]);
+    } else res.setHeader(name, entry[1]);
+  }
+}
+
 /** Applies the response-side fields of a continue outcome to a node response. */
 export function applyContinue(view: AdapterView, res: ServerResponse, outcome: ContinueOutcome): void {
-  if (outcome.headers !== undefined) applyHeaders(NODE_HEADERS, res, outcome.headers);
-  if (outcome.removeHeaders !== undefined) for (const name of outcome.removeHeaders) res.removeHeader(name);
+  if (outcome.headers !== undefined) setNodeHeaders(res, outcome.headers);
+  const removals = outcome.removeHeaders;
+  if (removals !== undefined)
+    for (let i = 0; i < removals.length; i++) res.removeHeader(removals[i] as string);
   if (outcome.onResponse !== undefined) {
     captureResponse(res, outcome.onResponse, view.method === "HEAD", view.logger());
   }
@@ -155,7 +158,7 @@ export function writeOutcome(view: AdapterView, res: ServerResponse, outcome: Re
   }
   try {
     res.statusCode = outcome.status;
-    applyHeaders(NODE_HEADERS, res, outcome.headers);
+    setNodeHeaders(res, outcome.headers);
     res.end(outcome.body);
   } catch (error) {
     if (outcome === INTERNAL) {

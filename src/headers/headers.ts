@@ -263,9 +263,10 @@ export function secureHeaders(options: SecureHeadersOptions = {}): Guard {
       compilePermissionsPolicy((o.permissionsPolicy as PermissionsPolicy) ?? {}),
     ]);
   }
-  const removeHeaders = off("removePoweredBy", o.removePoweredBy)
-    ? undefined
-    : boolean(WHERE, "removePoweredBy", o.removePoweredBy, true) && Object.freeze(["x-powered-by"]);
+  const removeHeaders: readonly string[] | undefined =
+    off("removePoweredBy", o.removePoweredBy) || !boolean(WHERE, "removePoweredBy", o.removePoweredBy, true)
+      ? undefined
+      : Object.freeze(["x-powered-by"]);
   const extraEndpoints = endpoints(o.reportingEndpoints);
 
   const variant = (csp: CompiledCsp | undefined): Variant => {
@@ -337,11 +338,9 @@ export function secureHeaders(options: SecureHeadersOptions = {}): Guard {
     const v = hasRoutes ? choose(view.path) : base;
     if (v.fixed !== undefined) return v.fixed;
     const nonce = cspNonce();
-    return {
-      action: "continue",
-      headers: [[v.cspName, v.cspParts.join(nonce)], ...v.headers],
-      ...(removeHeaders ? { removeHeaders } : {}),
-      locals: { cspNonce: nonce },
-    };
+    const headers: Array<readonly [string, string]> = [[v.cspName, v.cspParts.join(nonce)]];
+    const fixedHeaders = v.headers;
+    for (let i = 0; i < fixedHeaders.length; i++) headers.push(fixedHeaders[i] as readonly [string, string]);
+    return { action: "continue", headers, removeHeaders, locals: { cspNonce: nonce } };
   };
 }
