@@ -4,12 +4,13 @@ import type { Logger } from "../core/logger.js";
 import type { ContinueOutcome, HeaderList, RespondOutcome } from "../core/outcome.js";
 import {
   AdapterView,
+  appends,
   deliver,
   EMPTY_BODY,
+  headerPlan,
   INTERNAL,
   incomplete,
   isBodilessStatus,
-  seenBefore,
   tooLarge,
   unavailable,
 } from "./chain.js";
@@ -127,16 +128,30 @@ export function keptRawBody(req: IncomingMessage): Uint8Array | undefined {
   return kept instanceof Uint8Array ? kept : undefined;
 }
 
-/** `applyHeaders` for a node response, calling it directly. */
+/**
+ * `applyHeaders` for a node response, calling it directly. A value that accumulates (`vary`,
+ * `set-cookie`, a repeated name) is appended only when the response has the header already, which is
+ * what `appendHeader` does, without validating the header twice.
+ */
 export function setNodeHeaders(res: ServerResponse, list: HeaderList): void {
-  const n = list.length;
-  for (let i = 0; i < n; i++) {
+  const plan = headerPlan(list);
+  if (plan !== undefined) {
+    const { names, values, appends: adds } = plan;
+    for (let i = 0; i < names.length; i++) {
+      setOne(res, names[i] as string, values[i] as string, adds[i] as boolean);
+    }
+    return;
+  }
+  for (let i = 0; i < list.length; i++) {
     const entry = list[i] as readonly [string, string];
     const name = entry[0];
-    if (name === "set-cookie" || name === "vary" || (i > 0 && seenBefore(list, i, name))) {
-      res.appendHeader(name, entry[1]);
-    } else res.setHeader(name, entry[1]);
+    setOne(res, name, entry[1], appends(list, i, name));
   }
+}
+
+function setOne(res: ServerResponse, name: string, value: string, append: boolean): void {
+  if (append && res.hasHeader(name)) res.appendHeader(name, value);
+  else res.setHeader(name, value);
 }
 
 /** Applies the response-side fields of a continue outcome to a node response. */

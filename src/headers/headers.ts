@@ -163,6 +163,11 @@ function endpoints(value: unknown): Array<[string, string]> {
 interface Variant {
   /** Ready to return when there is no nonce: the same frozen object every time. */
   readonly fixed: ContinueOutcome | undefined;
+  /**
+   * The headers besides a nonced CSP, copied into each response's list. Not frozen: V8 reads frozen
+   * arrays through a slow path on every response; they never leave this module except inside
+   * outcomes, typed read-only.
+   */
   readonly headers: HeaderList;
   readonly cspName: string;
   readonly cspParts: readonly string[];
@@ -278,17 +283,16 @@ export function secureHeaders(options: SecureHeadersOptions = {}): Guard {
     }
     if (csp !== undefined && csp.parts.length === 1)
       headers.unshift([csp.headerName, csp.parts[0] as string]);
-    const frozen = Object.freeze(headers.map((h) => Object.freeze(h)));
     const nonced = csp !== undefined && csp.parts.length > 1;
     return {
       fixed: nonced
         ? undefined
         : Object.freeze({
             action: "continue" as const,
-            headers: frozen,
+            headers: Object.freeze(headers.map((h) => Object.freeze([h[0], h[1]] as const))),
             ...(removeHeaders ? { removeHeaders } : {}),
           }),
-      headers: frozen,
+      headers,
       cspName: csp?.headerName ?? "",
       cspParts: csp?.parts ?? [],
     };
