@@ -294,9 +294,47 @@ export interface HeaderOps<T> {
   append(target: T, name: string, value: string): void;
 }
 
-function seenBefore(list: HeaderList, index: number, name: string): boolean {
+/** Whether `name` occurs in `list` before `index`. */
+export function seenBefore(list: HeaderList, index: number, name: string): boolean {
   for (let j = 0; j < index; j++) if ((list[j] as readonly [string, string])[0] === name) return true;
   return false;
+}
+
+/** Whether an entry of a header list adds a value instead of replacing: see {@link applyHeaders}. */
+export function appends(list: HeaderList, index: number, name: string): boolean {
+  return name === "set-cookie" || name === "vary" || (index > 0 && seenBefore(list, index, name));
+}
+
+/**
+ * A frozen header list taken apart once: V8 reads frozen arrays through a slow path, and a frozen
+ * list is a guard's constant (the same object on every request), so the work is done on first use.
+ */
+export interface HeaderPlan {
+  readonly names: readonly string[];
+  readonly values: readonly string[];
+  readonly appends: readonly boolean[];
+}
+
+const PLANS = new WeakMap<HeaderList, HeaderPlan>();
+
+/** The plan of a frozen header list (cached by identity); `undefined` for a list that may change. */
+export function headerPlan(list: HeaderList): HeaderPlan | undefined {
+  if (!Object.isFrozen(list)) return undefined;
+  let plan = PLANS.get(list);
+  if (plan === undefined) {
+    const names: string[] = [];
+    const values: string[] = [];
+    const adds: boolean[] = [];
+    for (let i = 0; i < list.length; i++) {
+      const entry = list[i] as readonly [string, string];
+      names.push(entry[0]);
+      values.push(entry[1]);
+      adds.push(appends(list, i, entry[0]));
+    }
+    plan = { names, values, appends: adds };
+    PLANS.set(list, plan);
+  }
+  return plan;
 }
 
 /**
@@ -304,11 +342,19 @@ function seenBefore(list: HeaderList, index: number, name: string): boolean {
  * accumulate, and a name repeated within one list, whose values all stay (separate header lines).
  */
 export function applyHeaders<T>(ops: HeaderOps<T>, target: T, list: HeaderList): void {
+  const plan = headerPlan(list);
+  if (plan !== undefined) {
+    const { names, values, appends: adds } = plan;
+    for (let i = 0; i < names.length; i++) {
+      if (adds[i]) ops.append(target, names[i] as string, values[i] as string);
+      else ops.set(target, names[i] as string, values[i] as string);
+    }
+    return;
+  }
   for (let i = 0; i < list.length; i++) {
     const entry = list[i] as readonly [string, string];
     const name = entry[0];
-    if (name === "set-cookie" || name === "vary" || seenBefore(list, i, name))
-      ops.append(target, name, entry[1]);
+    if (appends(list, i, name)) ops.append(target, name, entry[1]);
     else ops.set(target, name, entry[1]);
   }
 }

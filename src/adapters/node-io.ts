@@ -4,10 +4,10 @@ import type { Logger } from "../core/logger.js";
 import type { ContinueOutcome, HeaderList, RespondOutcome } from "../core/outcome.js";
 import {
   AdapterView,
-  applyHeaders,
+  appends,
   deliver,
   EMPTY_BODY,
-  type HeaderOps,
+  headerPlan,
   INTERNAL,
   incomplete,
   isBodilessStatus,
@@ -19,16 +19,6 @@ import {
  * What the node:http, Express and Fastify adapters share: a view straight over `IncomingMessage`
  * (no copy), body reading with a byte limit, and response capture by wrapping `res.write`/`res.end`.
  */
-
-/** Header operations on a node `ServerResponse`. */
-export const NODE_HEADERS: HeaderOps<ServerResponse> = {
-  set: (res, name, value) => {
-    res.setHeader(name, value);
-  },
-  append: (res, name, value) => {
-    res.appendHeader(name, value);
-  },
-};
 
 /**
  * Reads an `IncomingMessage` body to the end, at most `maxBytes`. A declared `Content-Length` over the
@@ -138,10 +128,38 @@ export function keptRawBody(req: IncomingMessage): Uint8Array | undefined {
   return kept instanceof Uint8Array ? kept : undefined;
 }
 
+/**
+ * `applyHeaders` for a node response, calling it directly. A value that accumulates (`vary`,
+ * `set-cookie`, a repeated name) is appended only when the response has the header already, which is
+ * what `appendHeader` does, without validating the header twice.
+ */
+export function setNodeHeaders(res: ServerResponse, list: HeaderList): void {
+  const plan = headerPlan(list);
+  if (plan !== undefined) {
+    const { names, values, appends: adds } = plan;
+    for (let i = 0; i < names.length; i++) {
+      setOne(res, names[i] as string, values[i] as string, adds[i] as boolean);
+    }
+    return;
+  }
+  for (let i = 0; i < list.length; i++) {
+    const entry = list[i] as readonly [string, string];
+    const name = entry[0];
+    setOne(res, name, entry[1], appends(list, i, name));
+  }
+}
+
+function setOne(res: ServerResponse, name: string, value: string, append: boolean): void {
+  if (append && res.hasHeader(name)) res.appendHeader(name, value);
+  else res.setHeader(name, value);
+}
+
 /** Applies the response-side fields of a continue outcome to a node response. */
 export function applyContinue(view: AdapterView, res: ServerResponse, outcome: ContinueOutcome): void {
-  if (outcome.headers !== undefined) applyHeaders(NODE_HEADERS, res, outcome.headers);
-  if (outcome.removeHeaders !== undefined) for (const name of outcome.removeHeaders) res.removeHeader(name);
+  if (outcome.headers !== undefined) setNodeHeaders(res, outcome.headers);
+  const removals = outcome.removeHeaders;
+  if (removals !== undefined)
+    for (let i = 0; i < removals.length; i++) res.removeHeader(removals[i] as string);
   if (outcome.onResponse !== undefined) {
     captureResponse(res, outcome.onResponse, view.method === "HEAD", view.logger());
   }
@@ -155,7 +173,7 @@ export function writeOutcome(view: AdapterView, res: ServerResponse, outcome: Re
   }
   try {
     res.statusCode = outcome.status;
-    applyHeaders(NODE_HEADERS, res, outcome.headers);
+    setNodeHeaders(res, outcome.headers);
     res.end(outcome.body);
   } catch (error) {
     if (outcome === INTERNAL) {

@@ -379,6 +379,7 @@ export function csrf(options: CsrfOptions): CsrfProtection {
     if (!checksToken) return CONTINUE;
     const token = view.header(headerName);
     if (token === undefined || token === "") return verifyBodyToken(view);
+    if (sessionIdOf === undefined) return afterToken(view, undefined, token);
     return withAppId(view, (appId) => afterToken(view, appId, token));
   };
 

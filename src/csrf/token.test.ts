@@ -1,3 +1,4 @@
+import { createHmac } from "node:crypto";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { deriveKeys, issueToken, TOKEN_LENGTH, verifyToken } from "./token.js";
@@ -24,6 +25,33 @@ describe("csrf tokens", () => {
     expect(token).toHaveLength(TOKEN_LENGTH);
     expect(token).toMatch(/^[A-Za-z0-9_-]+$/);
     expect(verifyToken(KEYS, "anon:s1", token, NOW, DAY_MS)).toEqual({ ok: true });
+  });
+
+  it("signs HMAC-SHA256(key, version | issuedAt | random | UTF-8 binding), non-ASCII bindings included", () => {
+    for (const binding of ["anon:s1", "app:zoë-€-😀", "app:lone-\ud800-surrogate"]) {
+      const token = issueToken(KEYS, binding, NOW);
+      const masked = Buffer.from(token, "base64url");
+      const raw = Buffer.alloc(53);
+      for (let i = 0; i < 53; i++) raw[i] = (masked[i] as number) ^ (masked[53 + i] as number);
+      expect(raw[0]).toBe(1);
+      expect(raw.readUInt32BE(1)).toBe(NOW / 1000);
+      const expected = createHmac("sha256", KEYS[0] as Uint8Array)
+        .update(raw.subarray(0, 21))
+        .update(encoder.encode(binding))
+        .digest();
+      expect(raw.subarray(21).equals(expected)).toBe(true);
+      expect(verifyToken(KEYS, binding, token, NOW, DAY_MS)).toEqual({ ok: true });
+    }
+  });
+
+  it("reads an issue time past 2038 (an unsigned 32-bit second count)", () => {
+    const later = Date.UTC(2100, 0, 1);
+    const token = issueToken(KEYS, "anon:s1", later);
+    expect(verifyToken(KEYS, "anon:s1", token, later, DAY_MS)).toEqual({ ok: true });
+    expect(verifyToken(KEYS, "anon:s1", token, later + DAY_MS + 1, DAY_MS)).toEqual({
+      ok: false,
+      reason: "expired",
+    });
   });
 
   it("never issues the same bytes twice for the same session and time (masking)", () => {

@@ -28,16 +28,21 @@ const canonicalTail = (token: string): boolean =>
 /** How far in the future an issue time may lie (clock skew between servers), in milliseconds. */
 const FUTURE_SKEW_MS = 60_000;
 
-const encoder = new TextEncoder();
-
 /** Derives one purpose-bound key per secret: `HMAC-SHA256(secret, label)`. Order is kept. */
 export function deriveKeys(secrets: readonly Uint8Array[], label: string): readonly Uint8Array[] {
   return secrets.map((secret) => new Uint8Array(createHmac("sha256", secret).update(label).digest()));
 }
 
-function mac(key: Uint8Array, head: Uint8Array, binding: Uint8Array): Uint8Array {
-  return new Uint8Array(createHmac("sha256", key).update(head).update(binding).digest());
+/** `HMAC-SHA256(key, head | UTF-8(binding))` (a lone surrogate encodes as U+FFFD, as TextEncoder does). */
+function mac(key: Uint8Array, head: Uint8Array, binding: string): Uint8Array {
+  return createHmac("sha256", key).update(head).update(binding, "utf8").digest();
 }
+
+/** Scratch for `verifyToken`, which runs synchronously: the decoded token and the unmasked one. */
+const maskedScratch = Buffer.alloc(MASKED_BYTES);
+const rawScratch = new Uint8Array(RAW_BYTES);
+const rawHead = rawScratch.subarray(0, HEAD_BYTES);
+const rawMac = rawScratch.subarray(HEAD_BYTES);
 
 function encode(bytes: Uint8Array): string {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("base64url");
@@ -52,7 +57,7 @@ export function issueToken(keys: readonly Uint8Array[], binding: string, nowMs: 
   raw[0] = VERSION;
   new DataView(raw.buffer, raw.byteOffset).setUint32(1, Math.floor(nowMs / 1000) >>> 0);
   fillRandom(raw.subarray(5, HEAD_BYTES));
-  raw.set(mac(keys[0] as Uint8Array, raw.subarray(0, HEAD_BYTES), encoder.encode(binding)), HEAD_BYTES);
+  raw.set(mac(keys[0] as Uint8Array, raw.subarray(0, HEAD_BYTES), binding), HEAD_BYTES);
   for (let i = 0; i < RAW_BYTES; i++) raw[i] = (raw[i] as number) ^ (pad[i] as number);
   return encode(out);
 }
@@ -79,18 +84,20 @@ export function verifyToken(
   if (token.length !== TOKEN_LENGTH || !BASE64URL.test(token) || !canonicalTail(token)) {
     return rejected("malformed");
   }
-  const masked = Buffer.from(token, "base64url");
-  if (masked.length !== MASKED_BYTES) return rejected("malformed");
-  const raw = new Uint8Array(RAW_BYTES);
+  const masked = maskedScratch;
+  if (masked.write(token, "base64url") !== MASKED_BYTES) return rejected("malformed");
+  const raw = rawScratch;
   for (let i = 0; i < RAW_BYTES; i++) raw[i] = (masked[i] as number) ^ (masked[RAW_BYTES + i] as number);
   if (raw[0] !== VERSION) return rejected("malformed");
-  const head = raw.subarray(0, HEAD_BYTES);
-  const given = raw.subarray(HEAD_BYTES);
-  const bound = encoder.encode(binding);
   let valid = false;
-  for (const key of keys) valid = timingSafeEqual(given, mac(key, head, bound)) || valid;
+  for (const key of keys) valid = timingSafeEqual(rawMac, mac(key, rawHead, binding)) || valid;
   if (!valid) return rejected("signature");
-  const issuedMs = new DataView(raw.buffer).getUint32(1) * 1000;
+  const issuedSeconds =
+    (raw[1] as number) * 16_777_216 +
+    (raw[2] as number) * 65_536 +
+    (raw[3] as number) * 256 +
+    (raw[4] as number);
+  const issuedMs = issuedSeconds * 1000;
   if (issuedMs - nowMs > FUTURE_SKEW_MS) return rejected("future");
   if (nowMs - issuedMs > maxAgeMs) return rejected("expired");
   return OK;

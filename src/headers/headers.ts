@@ -163,6 +163,11 @@ function endpoints(value: unknown): Array<[string, string]> {
 interface Variant {
   /** Ready to return when there is no nonce: the same frozen object every time. */
   readonly fixed: ContinueOutcome | undefined;
+  /**
+   * The headers besides a nonced CSP, copied into each response's list. Not frozen: V8 reads frozen
+   * arrays through a slow path on every response; they never leave this module except inside
+   * outcomes, typed read-only.
+   */
   readonly headers: HeaderList;
   readonly cspName: string;
   readonly cspParts: readonly string[];
@@ -263,9 +268,10 @@ export function secureHeaders(options: SecureHeadersOptions = {}): Guard {
       compilePermissionsPolicy((o.permissionsPolicy as PermissionsPolicy) ?? {}),
     ]);
   }
-  const removeHeaders = off("removePoweredBy", o.removePoweredBy)
-    ? undefined
-    : boolean(WHERE, "removePoweredBy", o.removePoweredBy, true) && Object.freeze(["x-powered-by"]);
+  const removeHeaders: readonly string[] | undefined =
+    off("removePoweredBy", o.removePoweredBy) || !boolean(WHERE, "removePoweredBy", o.removePoweredBy, true)
+      ? undefined
+      : Object.freeze(["x-powered-by"]);
   const extraEndpoints = endpoints(o.reportingEndpoints);
 
   const variant = (csp: CompiledCsp | undefined): Variant => {
@@ -277,17 +283,16 @@ export function secureHeaders(options: SecureHeadersOptions = {}): Guard {
     }
     if (csp !== undefined && csp.parts.length === 1)
       headers.unshift([csp.headerName, csp.parts[0] as string]);
-    const frozen = Object.freeze(headers.map((h) => Object.freeze(h)));
     const nonced = csp !== undefined && csp.parts.length > 1;
     return {
       fixed: nonced
         ? undefined
         : Object.freeze({
             action: "continue" as const,
-            headers: frozen,
+            headers: Object.freeze(headers.map((h) => Object.freeze([h[0], h[1]] as const))),
             ...(removeHeaders ? { removeHeaders } : {}),
           }),
-      headers: frozen,
+      headers,
       cspName: csp?.headerName ?? "",
       cspParts: csp?.parts ?? [],
     };
@@ -337,11 +342,9 @@ export function secureHeaders(options: SecureHeadersOptions = {}): Guard {
     const v = hasRoutes ? choose(view.path) : base;
     if (v.fixed !== undefined) return v.fixed;
     const nonce = cspNonce();
-    return {
-      action: "continue",
-      headers: [[v.cspName, v.cspParts.join(nonce)], ...v.headers],
-      ...(removeHeaders ? { removeHeaders } : {}),
-      locals: { cspNonce: nonce },
-    };
+    const headers: Array<readonly [string, string]> = [[v.cspName, v.cspParts.join(nonce)]];
+    const fixedHeaders = v.headers;
+    for (let i = 0; i < fixedHeaders.length; i++) headers.push(fixedHeaders[i] as readonly [string, string]);
+    return { action: "continue", headers, removeHeaders, locals: { cspNonce: nonce } };
   };
 }

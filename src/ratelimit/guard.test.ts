@@ -148,6 +148,62 @@ describe("rateLimitGuard", () => {
     expect((await guard(from("192.0.2.1", { "x-user": "u2" }))).action).toBe("respond");
   });
 
+  it("answers synchronously on the memory store, and through a promise on a store that does I/O", async () => {
+    const { guard } = setup();
+    const now = guard(from("192.0.2.1"));
+    expect(now).not.toBeInstanceOf(Promise);
+    expect(header(now as Outcome, "ratelimit")).toBe('"burst";r=1;t=1, "hour";r=99;t=3600');
+    // The same limits behind a store that answers through a promise: the same decisions and headers.
+    const memory = memoryStore({ clock: manualClock(T0) });
+    const remote: RateLimitStore = {
+      kind: "remote",
+      consume: (request) => new Promise((resolve) => setImmediate(() => resolve(memory.consume(request)))),
+      refund: (...args) => memory.refund(...args),
+      settle: (...args) => memory.settle(...args),
+      reset: (...args) => memory.reset(...args),
+      block: (...args) => memory.block(...args),
+    };
+    const slow = setup({}, { store: remote }).guard;
+    const first = slow(from("192.0.2.1"));
+    expect(first).toBeInstanceOf(Promise);
+    expect(header(await first, "ratelimit")).toBe('"burst";r=1;t=1, "hour";r=99;t=3600');
+    await slow(from("192.0.2.1"));
+    expect(await slow(from("192.0.2.1"))).toMatchObject({ action: "respond", status: 429 });
+  });
+
+  it("waits for a key function that returns a promise", async () => {
+    const { guard } = setup({ key: async (v) => v.header("x-user") ?? "anon" });
+    const pending = guard(from("192.0.2.1", { "x-user": "u1" }));
+    expect(pending).toBeInstanceOf(Promise);
+    expect((await pending).action).toBe("continue");
+    await guard(from("192.0.2.2", { "x-user": "u1" }));
+    expect(await guard(from("192.0.2.3", { "x-user": "u1" }))).toMatchObject({ status: 429 });
+  });
+
+  it("sends each request the RateLimit-Policy of the limits that applied to it", async () => {
+    const limiter = rateLimit<string>({
+      limits: (tier) =>
+        tier === "pro"
+          ? [{ name: "min", algorithm: "fixed-window", limit: 30, windowMs: 60_000 }]
+          : [
+              { name: "min", algorithm: "fixed-window", limit: 10, windowMs: 60_000 },
+              { name: "day", algorithm: "fixed-window", limit: 100, windowMs: 86_400_000 },
+            ],
+      clock: manualClock(T0),
+      logger: silentLogger,
+    });
+    const guard = rateLimitGuard(limiter, {
+      context: (v) => v.header("x-tier") ?? "free",
+      logger: silentLogger,
+    });
+    const as = async (tier: string) =>
+      header(await guard(from("192.0.2.1", { "x-tier": tier })), "ratelimit-policy");
+    for (let i = 0; i < 2; i++) {
+      expect(await as("pro")).toBe('"min";q=30;w=60');
+      expect(await as("free")).toBe('"min";q=10;w=60, "day";q=100;w=86400');
+    }
+  });
+
   it("answers 503 ERR_RATELIMIT_STORE_UNAVAILABLE when the store is down (closed)", async () => {
     const down: RateLimitStore = {
       kind: "down",

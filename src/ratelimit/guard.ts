@@ -5,8 +5,14 @@ import { boolean, checkKeys, configError, fn } from "../core/options.js";
 import { CONTINUE, type Guard, type HeaderList, type Outcome } from "../core/outcome.js";
 import { problem } from "../core/problem.js";
 import type { RequestView } from "../core/request.js";
-import { formatRateLimit, formatRateLimitPolicy, retryAfterSeconds } from "./headers.js";
-import type { LimitReport, RateLimitDecision, RateLimiter } from "./limiter.js";
+import { formatRateLimitPolicy, retryAfterSeconds, type ServiceLimitLike, sfString } from "./headers.js";
+import {
+  type CheckOptions,
+  type LimitReport,
+  type RateLimitDecision,
+  type RateLimiter,
+  syncCheckOf,
+} from "./limiter.js";
 
 export interface RateLimitGuardOptions<C = unknown> {
   /**
@@ -162,12 +168,24 @@ export function rateLimitGuard<C = unknown>(
     }
   };
 
-  const policyHeaders = (limits: readonly LimitReport[], retrySeconds?: number): [string, string][] => {
-    const out: [string, string][] = [];
+  // The policy field and the quoted names depend only on the limits' names, quotas and windows, which
+  // are the same for every request of a static limit set: they are formatted once per layout.
+  let layout: Layout | undefined;
+  const layoutOf = (limits: readonly LimitReport[]): Layout => {
+    if (layout === undefined || !sameLayout(layout, limits)) layout = newLayout(limits);
+    return layout;
+  };
+
+  const policyHeaders = (
+    limits: readonly LimitReport[],
+    retrySeconds?: number,
+  ): Array<readonly [string, string]> => {
+    const out: Array<readonly [string, string]> = [];
     if (limits.length === 0) return out;
     if (standardHeaders) {
-      out.push(["ratelimit-policy", formatRateLimitPolicy(limits)]);
-      out.push(["ratelimit", formatRateLimit(limits, retrySeconds)]);
+      const l = layoutOf(limits);
+      out.push(l.policy);
+      out.push(["ratelimit", formatRemaining(l.quoted, limits, retrySeconds)]);
     }
     if (legacyHeaders) {
       let tightest = limits[0] as LimitReport;
@@ -216,7 +234,21 @@ export function rateLimitGuard<C = unknown>(
     }
   };
 
-  return async (view) => {
+  // A limiter on the memory store answers synchronously: no promise on the request's path.
+  const checkNow = syncCheckOf(limiter);
+
+  const checkKey = (view: RequestView, client: ClientIp, key: string): Outcome | Promise<Outcome> => {
+    if (watching && typeof key === "string") watchKey(key, client);
+    const cost = costFn === undefined ? fixedCost : costFn(view);
+    const options: CheckOptions<C> =
+      contextFn === undefined
+        ? { cost, ip: client.ip }
+        : { cost, ip: client.ip, context: contextFn(view) as C };
+    if (checkNow !== undefined) return decide(checkNow(key, options));
+    return limiter.check(key, options).then(decide);
+  };
+
+  return (view) => {
     if (skip?.(view)) return CONTINUE;
     const client = resolveIp(view);
     if (validate && client.forwardedHeaderIgnored) {
@@ -225,15 +257,63 @@ export function rateLimitGuard<C = unknown>(
         "X-Forwarded-For/Forwarded arrived but no proxy is trusted: it is ignored and clients are keyed by the proxy's address; set trustProxy if this server is behind a proxy",
       );
     }
-    const key = keyFn === undefined ? client.key : await keyFn(view, client.key);
-    if (watching && typeof key === "string") watchKey(key, client);
-    const cost = costFn === undefined ? fixedCost : costFn(view);
-    const context = contextFn?.(view);
-    const d = await limiter.check(key, {
-      cost,
-      ip: client.ip,
-      ...(contextFn === undefined ? {} : { context: context as C }),
-    });
-    return decide(d);
+    if (keyFn === undefined) return checkKey(view, client, client.key);
+    const key = keyFn(view, client.key);
+    return isThenable(key)
+      ? Promise.resolve(key).then((k) => checkKey(view, client, k))
+      : checkKey(view, client, key);
   };
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return typeof (value as { then?: unknown } | null)?.then === "function";
+}
+
+/** What the RateLimit fields need from a set of limits that does not change between requests. */
+interface Layout {
+  readonly names: readonly string[];
+  readonly quotas: readonly number[];
+  readonly windowsMs: readonly number[];
+  /** Each name as an sf-string. */
+  readonly quoted: readonly string[];
+  /** The `RateLimit-Policy` entry (not frozen: V8 reads frozen arrays slowly). */
+  readonly policy: readonly [string, string];
+}
+
+function newLayout(limits: readonly LimitReport[]): Layout {
+  return {
+    names: limits.map((l) => l.name),
+    quotas: limits.map((l) => l.limit),
+    windowsMs: limits.map((l) => l.windowMs),
+    quoted: limits.map((l) => sfString(l.name)),
+    policy: ["ratelimit-policy", formatRateLimitPolicy(limits)],
+  };
+}
+
+function sameLayout(layout: Layout, limits: readonly LimitReport[]): boolean {
+  const n = limits.length;
+  if (layout.names.length !== n) return false;
+  for (let i = 0; i < n; i++) {
+    const l = limits[i] as LimitReport;
+    if (l.name !== layout.names[i] || l.limit !== layout.quotas[i] || l.windowMs !== layout.windowsMs[i])
+      return false;
+  }
+  return true;
+}
+
+/** `formatRateLimit` with the names already quoted. */
+function formatRemaining(
+  quoted: readonly string[],
+  limits: readonly ServiceLimitLike[],
+  maxSeconds: number | undefined,
+): string {
+  let out = "";
+  for (let i = 0; i < limits.length; i++) {
+    const l = limits[i] as ServiceLimitLike;
+    let t = Math.ceil(l.resetMs / 1000);
+    if (maxSeconds !== undefined && t > maxSeconds) t = maxSeconds;
+    if (i > 0) out += ", ";
+    out += `${quoted[i] as string};r=${Math.max(0, Math.floor(l.remaining))};t=${t}`;
+  }
+  return out;
 }

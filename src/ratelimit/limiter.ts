@@ -483,7 +483,15 @@ export function rateLimit<C = unknown>(options: RateLimitOptions<C>): RateLimite
   const validCost = (cost: unknown): cost is number =>
     typeof cost === "number" && Number.isSafeInteger(cost) && cost >= 0;
 
-  const check = (key: string, options?: CheckOptions<C>): Promise<RateLimitDecision> => {
+  /**
+   * `check` up to the store: the decision when no store round trip is needed (bad arguments, lists,
+   * the memory store), or the resolved limits and arguments to send to the store. Throws when a
+   * `limits` function throws.
+   */
+  const checkNow = (
+    key: string,
+    options: CheckOptions<C> | undefined,
+  ): RateLimitDecision | { r: Resolved; k: string; cost: number } => {
     let cost: unknown = 1;
     let context: C | undefined;
     let ip: string | undefined;
@@ -493,25 +501,27 @@ export function rateLimit<C = unknown>(options: RateLimitOptions<C>): RateLimite
       ip = options.ip;
     }
     const k = normalizeKey(key);
-    if (k === undefined) return Promise.resolve(INVALID_KEY);
-    if (!validCost(cost)) return Promise.resolve(INVALID_COST);
+    if (k === undefined) return INVALID_KEY;
+    if (!validCost(cost)) return INVALID_COST;
     if (hasLists) {
       const l = listed(k, ip);
-      if (l !== undefined) return Promise.resolve(l);
+      if (l !== undefined) return l;
     }
-    let r = staticLimits;
-    if (r === undefined) {
-      try {
-        r = resolve(context);
-      } catch (error) {
-        return Promise.reject(error);
-      }
+    const r = staticLimits ?? resolve(context);
+    if (cost > r.minLimit) return COST_EXCEEDS;
+    if (ns !== undefined) return fromMemory(r, ns.consume(r.bound as BoundLimits, k, cost, out), cost === 0);
+    return { r, k, cost };
+  };
+
+  const check = (key: string, options?: CheckOptions<C>): Promise<RateLimitDecision> => {
+    let now: ReturnType<typeof checkNow>;
+    try {
+      now = checkNow(key, options);
+    } catch (error) {
+      return Promise.reject(error);
     }
-    if (cost > r.minLimit) return Promise.resolve(COST_EXCEEDS);
-    if (ns !== undefined) {
-      return Promise.resolve(fromMemory(r, ns.consume(r.bound as BoundLimits, k, cost, out), cost === 0));
-    }
-    return viaStore(r, k, cost, undefined);
+    if ("allowed" in now) return Promise.resolve(now);
+    return viaStore(now.r, now.k, now.cost, undefined);
   };
 
   const keyOrThrow = (key: unknown): string => {
@@ -591,7 +601,7 @@ export function rateLimit<C = unknown>(options: RateLimitOptions<C>): RateLimite
     };
   };
 
-  return {
+  const limiter: RateLimiter<C> = {
     check,
     get: (key, options) => {
       const k = normalizeKey(key);
@@ -638,4 +648,21 @@ export function rateLimit<C = unknown>(options: RateLimitOptions<C>): RateLimite
     failMode,
     store,
   };
+  if (ns !== undefined) {
+    SYNC_CHECKS.set(limiter as RateLimiter<unknown>, checkNow as SyncCheck<unknown>);
+  }
+  return limiter;
+}
+
+/**
+ * `check` without the promise, for limiters on the memory store (the only store that answers without
+ * I/O): the same decision, the same consumption, returned synchronously. Throws where `check` rejects.
+ */
+export type SyncCheck<C = unknown> = (key: string, options?: CheckOptions<C>) => RateLimitDecision;
+
+const SYNC_CHECKS = new WeakMap<RateLimiter<unknown>, SyncCheck<unknown>>();
+
+/** The synchronous check of a limiter made by `rateLimit` on the memory store; undefined otherwise. */
+export function syncCheckOf<C>(limiter: RateLimiter<C>): SyncCheck<C> | undefined {
+  return SYNC_CHECKS.get(limiter as RateLimiter<unknown>) as SyncCheck<C> | undefined;
 }

@@ -6,6 +6,10 @@ import { send } from "../../../test/adapters/harness.js";
 import { TEST_CERT, TEST_KEY } from "../../../test/adapters/tls-fixture.js";
 import { memoryLogger } from "../../core/logger.js";
 import { type CapturedResponse, CONTINUE, type Guard } from "../../core/outcome.js";
+import { cors } from "../../cors/index.js";
+import { secureHeaders } from "../../headers/index.js";
+import { rateLimit, rateLimitGuard } from "../../ratelimit/index.js";
+import { memoryStore } from "../../stores/memory/index.js";
 import { bulwarkLocals, protect, rawBodyOf } from "./index.js";
 
 const servers: Server[] = [];
@@ -260,5 +264,33 @@ describe("node:http protect", () => {
     expect(r.status).toBe(200);
     expect(r.body.toString()).toBe("plain");
     expect(Object.keys(r.headers).sort()).toEqual(["connection", "content-length", "date"]);
+  });
+
+  it("runs the handler in the same tick when every guard answers synchronously", async () => {
+    const limiter = rateLimit({
+      store: memoryStore(),
+      limits: [{ name: "minute", algorithm: "fixed-window", limit: 10, windowMs: 60_000 }],
+    });
+    const order: string[] = [];
+    const listener = protect(
+      secureHeaders(),
+      cors({ origins: ["https://app.example.com"], credentials: true }),
+      rateLimitGuard(limiter, { logger: memoryLogger() }),
+    )((req, res) => {
+      order.push("handler");
+      res.end(String(String(bulwarkLocals(req).cspNonce).length));
+    });
+    const url = await serve((req, res) => {
+      listener(req, res);
+      order.push("listener returned");
+    });
+    const r = await send(url, "/", { headers: { origin: "https://app.example.com" } });
+    expect(order).toEqual(["handler", "listener returned"]);
+    expect(r.status).toBe(200);
+    expect(r.body.toString()).toBe("24");
+    expect(r.headers["access-control-allow-origin"]).toBe("https://app.example.com");
+    expect(r.headers.vary).toBe("Origin");
+    expect(r.headers.ratelimit).toMatch(/^"minute";r=9;t=\d+$/);
+    expect(r.headers["content-security-policy"]).toContain("'nonce-");
   });
 });

@@ -14,11 +14,16 @@ import {
 } from "../chain.js";
 import { applyContinue, keptRawBody, NodeView, writeOutcome } from "../node-io.js";
 
-const LOCALS = new WeakMap<IncomingMessage, BulwarkLocals>();
+/**
+ * Where a request's locals live: a symbol-keyed property of the request itself (a WeakMap entry per
+ * request costs an ephemeron the garbage collector must trace on every scavenge).
+ */
+const LOCALS: unique symbol = Symbol("bulwark.locals");
+type WithLocals = IncomingMessage & { [LOCALS]?: BulwarkLocals };
 
 /** The locals guards set for this request (CSP nonce, CSRF token, …); an empty object when none did. */
 export function bulwarkLocals(req: IncomingMessage): BulwarkLocals {
-  return LOCALS.get(req) ?? EMPTY_LOCALS;
+  return (req as WithLocals)[LOCALS] ?? EMPTY_LOCALS;
 }
 
 /**
@@ -52,7 +57,10 @@ class NodeHttpView extends NodeView {
 
   proceed(outcome: ContinueOutcome): void {
     applyContinue(this, this.res, outcome);
-    if (outcome.locals !== undefined) LOCALS.set(this.req, mergeLocals(LOCALS.get(this.req), outcome.locals));
+    if (outcome.locals !== undefined) {
+      const req = this.req as WithLocals;
+      req[LOCALS] = mergeLocals(req[LOCALS], outcome.locals);
+    }
   }
 }
 
