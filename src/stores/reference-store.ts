@@ -1,5 +1,5 @@
 import type { Clock } from "../core/clock.js";
-import * as scaled from "../ratelimit/algorithms.js";
+import { type AlgorithmState, evaluate, evaluateCheck, refund } from "../ratelimit/algorithms.js";
 import type {
   ConcurrencyStore,
   ConsumeRequest,
@@ -9,46 +9,31 @@ import type {
   RateLimitStore,
   StoreDecision,
 } from "../ratelimit/types.js";
-import * as float from "./float-reference.js";
-
-type AlgorithmState = readonly number[];
-
-export interface ReferenceOptions {
-  /**
-   * `"scaled"` (default): `src/ratelimit/algorithms.ts`, what the memory store runs — token bucket
-   * and GCRA on integers scaled by gcd(limit, windowMs), a reservation refunded only to the window
-   * it was taken in, a denied check's admitting limits reported as a peek with retryAfterMs 0.
-   * `"float"`: `float-reference.ts`, the first version in plain doubles (expired reservations and a
-   * refund given back together, to the current window first).
-   */
-  arithmetic?: "scaled" | "float";
-}
 
 /**
  * The store semantics every implementation must reproduce exactly, written as plainly as possible
- * on top of `algorithms.ts` (or, with `arithmetic: "float"`, `float-reference.ts`). It is the oracle
- * of the store contract's differential test; it has no bounds and no eviction, so it is not a
- * store to deploy.
+ * on top of `algorithms.ts` (what the memory store runs: token bucket and GCRA on integers scaled
+ * by gcd(limit, windowMs), a reservation refunded only to the window it was taken in). It is the
+ * oracle of the store contract's differential test; it has no bounds and no eviction, so it is not
+ * a store to deploy.
  *
  * - A stored state is kept `ttlMs` from when it was written and equals "never seen" from then on
  *   (`now ≥ writtenAt + ttlMs`), or when the limit's algorithm or window changed.
  * - Every operation first takes the expired reservations of the key (`expiresAt ≤ now`) and refunds
- *   them to the operation's limits: scaled, each with its own `refund(…, consumedAtMs)` (the store
- *   time it was taken; order does not matter, refunds compose); float, their total in one call.
+ *   each to the operation's limits with its own `refund(…, consumedAtMs)` (the store time it was
+ *   taken; order does not matter, refunds compose).
  * - consume: evaluates every limit for `cost`. Admitted when the key is not blocked (`blockedUntil >
  *   now`) and every limit admits; then, when `cost > 0`, every limit's next state is written (a
  *   state whose ttl is ≤ 0 is deleted) and the reservation, if any, is recorded with `consumedAtMs =
  *   now` (the limiter's ids are random UUIDs; a held id reserved again adds its amount and keeps its
- *   first `consumedAtMs`). A cost of 0 writes nothing. Denied: nothing is written, and limits that would have
- *   admitted report their standing state (the evaluation at cost 0; scaled: with retryAfterMs 0).
+ *   first `consumedAtMs`). A cost of 0 writes nothing. Denied: nothing is written, and limits that
+ *   would have admitted report their standing state (the evaluation at cost 0, retryAfterMs 0).
  * - refund: the amount is given back without `consumedAtMs` (current window first), after the
  *   expired reservations. settle "release": the reservation's amount with its `consumedAtMs`.
  * - block never shortens an existing block; reset forgets states, block and reservations.
  * - leases: expired when `expiresAt ≤ now`; re-acquiring a held lease id renews it.
  */
-export function referenceStore(clock: Clock, options: ReferenceOptions = {}): ReferenceStore {
-  const isScaled = (options.arithmetic ?? "scaled") === "scaled";
-  const evaluate = isScaled ? scaled.evaluate : float.evaluate;
+export function referenceStore(clock: Clock): ReferenceStore {
   const states = new Map<
     string,
     { alg: string; windowMs: number; state: AlgorithmState; expiresAt: number }
@@ -91,25 +76,20 @@ export function referenceStore(clock: Clock, options: ReferenceOptions = {}): Re
     if (amount <= 0) return;
     for (const spec of limits) {
       const state = load(key, spec, now);
-      const r = isScaled
-        ? scaled.refund(spec, state, now, amount, consumedAtMs)
-        : float.refund(spec, state, now, amount);
+      const r = refund(spec, state, now, amount, consumedAtMs);
       if (r !== undefined) save(key, spec, r.next, r.ttlMs, now);
     }
   };
-  /** Takes the key's expired reservations; scaled: refunds each, float: returns their total. */
-  const sweep = (key: string, limits: readonly LimitSpec[], now: number): number => {
-    let total = 0;
+  /** Takes the key's expired reservations and refunds each. */
+  const sweep = (key: string, limits: readonly LimitSpec[], now: number): void => {
     const m = metas.get(key);
-    if (m === undefined) return 0;
+    if (m === undefined) return;
     for (const [id, r] of m.reservations) {
       if (r.expiresAt <= now) {
         m.reservations.delete(id);
-        if (isScaled) give(key, limits, r.amount, now, r.consumedAt);
-        else total += r.amount;
+        give(key, limits, r.amount, now, r.consumedAt);
       }
     }
-    return total;
   };
 
   return {
@@ -123,16 +103,12 @@ export function referenceStore(clock: Clock, options: ReferenceOptions = {}): Re
     async consume(request: ConsumeRequest): Promise<StoreDecision> {
       const now = clock.now();
       const { key, limits, cost } = request;
-      give(key, limits, sweep(key, limits, now), now);
+      sweep(key, limits, now);
       const blockedUntil = metas.get(key)?.blockedUntil ?? 0;
       const before = limits.map((spec) => load(key, spec, now));
       const evals = limits.map((spec, i) => evaluate(spec, before[i], now, cost));
       const allowed = blockedUntil <= now && evals.every((e) => e.admits);
-      const reports: LimitState[] = isScaled
-        ? [...scaled.evaluateCheck(limits, before, now, cost, blockedUntil > now).reports]
-        : evals.map((e, i) =>
-            allowed || !e.admits ? e.report : evaluate(limits[i] as LimitSpec, before[i], now, 0).report,
-          );
+      const reports: LimitState[] = [...evaluateCheck(limits, before, now, cost, blockedUntil > now).reports];
       if (allowed && cost > 0) {
         limits.forEach((spec, i) => {
           const e = evals[i]!;
@@ -157,19 +133,16 @@ export function referenceStore(clock: Clock, options: ReferenceOptions = {}): Re
     },
     async refund(key, limits, amount) {
       const now = clock.now();
-      give(key, limits, sweep(key, limits, now) + amount, now);
+      sweep(key, limits, now);
+      give(key, limits, amount, now);
     },
     async settle(key, limits, reservationId, action) {
       const now = clock.now();
       const held = metas.get(key)?.reservations.get(reservationId);
-      const expired = sweep(key, limits, now);
+      sweep(key, limits, now);
       const found = held !== undefined && held.expiresAt > now;
       if (found) metas.get(key)?.reservations.delete(reservationId);
-      if (isScaled) {
-        if (found && action === "release") give(key, limits, held.amount, now, held.consumedAt);
-      } else {
-        give(key, limits, expired + (found && action === "release" ? held.amount : 0), now);
-      }
+      if (found && action === "release") give(key, limits, held.amount, now, held.consumedAt);
       return found;
     },
     async reset(key, limits) {

@@ -32,8 +32,6 @@ export interface ContractOptions {
    * differential test also compares the stored numbers bit for bit, not only the rounded answers.
    */
   inspect?: (key: string, spec: LimitSpec) => Promise<StoredState | undefined>;
-  /** The reference arithmetic the store follows (see `referenceStore`). Default `"scaled"`. */
-  arithmetic?: "scaled" | "float";
 }
 
 /** Numbers of state per algorithm (algorithms.ts `AlgorithmState`). */
@@ -89,7 +87,6 @@ export function describeRateLimitStoreContract(
   options: ContractOptions = {},
 ): void {
   const runs = options.runs ?? 40;
-  const arithmetic = options.arithmetic ?? "scaled";
   const key = (label: string) => `contract:${label}:${randomUUID()}`;
 
   describe(`${name} store contract: store time`, () => {
@@ -424,7 +421,7 @@ export function describeRateLimitStoreContract(
         fc.asyncProperty(scenario, async ({ start, algorithm, limit, windowMs, steps }) => {
           const clock = manualClock(Date.UTC(2026, 0, 1) + start);
           const store = await factory({ clock });
-          const reference = referenceStore(clock, { arithmetic });
+          const reference = referenceStore(clock);
           const k = key("dense");
           const limits = [spec("d", algorithm, limit, windowMs)];
           for (const st of steps) {
@@ -514,7 +511,7 @@ export function describeRateLimitStoreContract(
         fc.asyncProperty(scenario, async ({ start, limits, ops }) => {
           const clock = manualClock(Date.UTC(2026, 0, 1) + start);
           const store = await factory({ clock });
-          const reference = referenceStore(clock, { arithmetic });
+          const reference = referenceStore(clock);
           const k = key("differential");
           const ids: string[] = [];
           const inspect = options.inspect;

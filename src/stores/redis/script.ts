@@ -5,18 +5,22 @@ import { createHash } from "node:crypto";
  * block, and the concurrency leases) is a branch of it, so one SHA is loaded and one NOSCRIPT
  * fallback covers them all.
  *
- * The arithmetic is `src/stores/float-reference.ts` (the original `algorithms.ts`) line by line. Lua numbers are IEEE doubles like
- * JavaScript's; `%` is written `math.fmod` (exact, same sign rule as JS `%`), states are stored as
- * binary doubles (`struct.pack`, exact and cheaper than formatting) and non-integer results are
- * returned as `%.17g` strings (Redis truncates Lua numbers to integers in replies), so every answer
- * equals the reference bit for bit.
+ * The arithmetic is `src/ratelimit/algorithms.ts` (what the memory store runs) line by line: token
+ * bucket and GCRA on integers scaled by g = gcd(limit, windowMs), JavaScript's Math.round as
+ * `jsround` (floor, plus one when the exact fraction is ≥ 0.5), reservations refunded to the window
+ * they were taken in. Lua numbers are IEEE doubles like JavaScript's; `%` is written `math.fmod`
+ * (exact, same sign rule as JS `%`), states are stored as binary doubles (`struct.pack`, exact and
+ * cheaper than formatting) and non-integer results are returned as `%.17g` strings (Redis truncates
+ * Lua numbers to integers in replies), so every answer equals the reference bit for bit. A stored
+ * NaN or infinity rejects the call.
  *
  * One hash per key, `<prefix>{<key>}:r` (the `{key}` hash tag keeps a key's data on one Cluster
  * slot), so a check is one HMGET and one HSET whatever the number of limits:
  *   `l<name>`  the limit's state: 6 little-endian doubles — algorithm code (1 fixed, 2 sliding,
  *              3 token bucket, 4 GCRA), windowMs, expiresAt, s0, s1, s2; used only while
  *              `now < expiresAt` and while algorithm and window match the request's
- *   `r<id>`    an unsettled reservation: 2 doubles — expiresAt, amount
+ *   `r<id>`    an unsettled reservation: 3 doubles — expiresAt, amount, consumedAt (2 doubles when
+ *              written by an earlier version: refunded to the current window first)
  *   `e`        the earliest reservation expiry (so expired ones are looked for only when due)
  *   `b`        the block end (ms)
  *   `x`        when the hash may expire: kept ≥ every field's expiry (and PEXPIRE with it)
@@ -44,6 +48,18 @@ local PAD = __PAD__
 local op = ARGV[1]
 local key = KEYS[1]
 
+-- gcd of two positive integers (exact: fmod of integers below 2^53).
+local function gcd(a, b)
+  while b ~= 0 do a, b = b, fmod(a, b) end
+  return a
+end
+-- JavaScript Math.round: half-way rounds up (toward +inf). x - floor(x) is exact for doubles.
+local function jsround(x)
+  local f = floor(x)
+  if x - f >= 0.5 then return f + 1 end
+  return f
+end
+
 -- Redis truncates Lua numbers to integers in replies: fractions travel as exact strings.
 local function out(x)
   if x % 1 == 0 then return x end
@@ -62,7 +78,9 @@ local function evaluate(c, l, w, s0, s1, s2, cost)
     local admits = count + cost <= l
     local after, retry = count, resetMs
     if admits then after = count + cost; retry = 0 end
-    return admits, start, after, 0, resetMs, l - after, resetMs, retry
+    local remaining = 0
+    if after < l then remaining = l - after end
+    return admits, start, after, 0, resetMs, remaining, resetMs, retry
   elseif c == 2 then
     local start = now - fmod(now, w)
     local elapsed = now - start
@@ -90,22 +108,37 @@ local function evaluate(c, l, w, s0, s1, s2, cost)
     if after > 0 then resetMs = 2 * w - elapsed elseif prev > 0 then resetMs = w - elapsed end
     return admits, start, after, prev, 2 * w - elapsed, remaining, resetMs, retry
   elseif c == 3 then
-    local tokens = l
-    if s0 ~= nil then tokens = min(l, s0 + (max(0, now - s1) * l) / w) end
-    local admits = tokens >= cost
+    -- token units: tokens x sc, an integer; refilled at rate units per ms
+    local g = gcd(l, w)
+    local sc, rate = w / g, l / g
+    local capacity = l * sc
+    local tokens = capacity
+    if s0 ~= nil then
+      local elapsed = now - s1
+      local stored = jsround(s0 * sc)
+      if elapsed > 0 then tokens = min(capacity, stored + elapsed * rate) else tokens = min(capacity, stored) end
+    end
+    local need = cost * sc
+    local admits = tokens >= need
     local after, retry = tokens, 0
-    if admits then after = tokens - cost else retry = max(1, ceil(((cost - tokens) * w) / l)) end
-    local toFull = ceil(((l - after) * w) / l)
-    return admits, after, now, 0, toFull, floor(after), toFull, retry
+    if admits then after = tokens - need else retry = max(1, ceil((need - tokens) / rate)) end
+    local toFull = ceil((capacity - after) / rate)
+    return admits, after / sc, now, 0, toFull, floor(after / sc), toFull, retry
   end
-  local t = w / l
-  local tat = now
-  if s0 ~= nil then tat = max(s0, now) end
-  local newTat = tat + cost * t
-  local admits = newTat - now <= w
-  local eff, retry = tat, 0
-  if admits then eff = newTat else retry = max(1, ceil(newTat - w - now)) end
-  return admits, eff, 0, 0, ceil(eff - now), max(0, floor((w - (eff - now)) / t + 1e-9)), ceil(eff - now), retry
+  -- GCRA in units of 1/s ms: (tat - now) x s is an integer; one unit costs emission
+  local g = gcd(l, w)
+  local s, emission = l / g, w / g
+  local tolerance = w * s
+  local diff = 0
+  if s0 ~= nil and s0 > now then diff = jsround((s0 - now) * s) end
+  local newDiff = diff + cost * emission
+  local admits = newDiff <= tolerance
+  local eff, retry = diff, 0
+  if admits then eff = newDiff else retry = max(1, ceil((newDiff - tolerance) / s)) end
+  local resetMs = ceil(eff / s)
+  local remaining = 0
+  if eff < tolerance then remaining = floor((tolerance - eff) / emission) end
+  return admits, now + eff / s, 0, 0, resetMs, remaining, resetMs, retry
 end
 
 -- ARGV for the rate-limit operations: op, a, n, then per limit: algorithm code, limit, windowMs,
@@ -160,23 +193,40 @@ if op == 'c' or op == 'f' or op == 's' or op == 'x' or op == 'b' then
     if raw then
       if #raw ~= 48 then error('bulwark: corrupt state') end
       local code, w, exp, s0, s1, s2 = sunpack('<dddddd', raw)
+      -- NaN or infinite (x - x ~= 0): corrupt; NaN compares false everywhere and would admit
+      if exp - exp ~= 0 or s0 - s0 ~= 0 or s1 - s1 ~= 0 or s2 - s2 ~= 0 then error('bulwark: corrupt state') end
       if code == P[3 * i - 2] and w == P[3 * i] and exp > now then
         S[3 * i - 2] = s0; S[3 * i - 1] = s1; S[3 * i] = s2
       end
     end
   end
-  -- Expired reservations are refunded, all together, by the first operation after they expire.
-  local refunds = 0
+  -- Expired reservations are refunded, each to the window it was taken in, by the first operation
+  -- after they expire. A reservation is 3 doubles: expiresAt, amount, consumedAt (2 doubles, no
+  -- consumedAt, when written by an earlier version: refunded current window first).
+  local function reservation(raw)
+    local exp, amount, at
+    if #raw == 24 then exp, amount, at = sunpack('<ddd', raw)
+    elseif #raw == 16 then exp, amount = sunpack('<dd', raw)
+    else error('bulwark: corrupt reservation') end
+    if exp - exp ~= 0 or amount - amount ~= 0 or (at ~= nil and at - at ~= 0) then
+      error('bulwark: corrupt reservation')
+    end
+    return exp, amount, at
+  end
+  -- refunds: amount, consumedAt (false when unknown) pairs, applied in order
+  local refunds, nr = nil, 0
   if op ~= 'b' and earliest ~= nil and earliest <= now then
     local all = call('HGETALL', key)
     earliest = nil
     dels = dels or {}
+    refunds = {}
     for k = 1, #all, 2 do
       if byte(all[k], 1) == 114 then
-        if #all[k + 1] ~= 16 then error('bulwark: corrupt reservation') end
-        local exp, amount = sunpack('<dd', all[k + 1])
+        local exp, amount, at = reservation(all[k + 1])
         if exp <= now then
-          refunds = refunds + amount
+          refunds[nr + 1] = amount
+          refunds[nr + 2] = at or false
+          nr = nr + 2
           dels[#dels + 1] = all[k]
         elseif earliest == nil or exp < earliest then
           earliest = exp
@@ -191,56 +241,95 @@ if op == 'c' or op == 'f' or op == 's' or op == 'x' or op == 'b' then
       nw = nw + 2
     end
   end
-  local held = nil
+  local held, heldAt = nil, nil
   if rfield ~= nil and h[4 + n] then
-    if #h[4 + n] ~= 16 then error('bulwark: corrupt reservation') end
-    local exp, amount = sunpack('<dd', h[4 + n])
-    if exp > now then held = amount end
+    local exp, amount, at = reservation(h[4 + n])
+    if exp > now then held = amount; heldAt = at end
   end
-  local give = refunds
-  if op == 'f' then give = give + num(ARGV[2]) end
-  if op == 's' and held ~= nil and b == 'r' then give = give + held end
-  if give > 0 then
+  if op == 'f' or (op == 's' and held ~= nil and b == 'r') then
+    refunds = refunds or {}
+    if op == 'f' then refunds[nr + 1] = num(ARGV[2]); refunds[nr + 2] = false
+    else refunds[nr + 1] = held; refunds[nr + 2] = heldAt or false end
+    nr = nr + 2
+  end
+  if nr > 0 then
+    -- T[i]: the ttl of limit i's refunded state (written once, after every refund)
+    local T = {}
     local function put(i, s0, s1, s2, ttl)
+      T[i] = ttl
       if ttl <= 0 then
-        dels = dels or {}
-        dels[#dels + 1] = fields[3 + i]
         S[3 * i - 2] = nil
       else
-        writes[nw + 1] = fields[3 + i]
-        writes[nw + 2] = spack('<dddddd', P[3 * i - 2], P[3 * i], now + ttl, s0, s1, s2)
-        nw = nw + 2
         S[3 * i - 2] = s0; S[3 * i - 1] = s1; S[3 * i] = s2
-        if ttl > longest then longest = ttl end
       end
     end
-    -- algorithms.ts refund(): the next state and its ttlMs, or nil when nothing changes.
-    local function refund(c, l, w, s0, s1, s2, amount)
+    -- algorithms.ts refundInto(): the next state and its ttlMs, or nil when nothing changes. With
+    -- ca (the consume's time) window algorithms refund only the window the units were taken in.
+    local function refund(c, l, w, s0, s1, s2, amount, ca)
       if c == 1 then
         local start = now - fmod(now, w)
         if s0 ~= start then return nil end
+        if ca and ca - fmod(ca, w) ~= start then return nil end
         return start, max(0, s1 - amount), 0, start + w - now
       elseif c == 2 then
         local start = now - fmod(now, w)
-        if s0 == start then
-          local fromCur = min(s1, amount)
-          return start, s1 - fromCur, max(0, s2 - (amount - fromCur)), start + 2 * w - now
-        elseif s0 == start - w then
-          return start, 0, max(0, s1 - amount), start + 2 * w - now
+        local cur, prev
+        if s0 == start then cur, prev = s1, s2
+        elseif s0 == start - w then cur, prev = 0, s1
+        else return nil end
+        if ca then
+          local cs = ca - fmod(ca, w)
+          if cs == start then cur = max(0, cur - amount)
+          elseif cs == start - w then prev = max(0, prev - amount)
+          else return nil end
+        else
+          local fromCur = min(cur, amount)
+          cur = cur - fromCur
+          prev = max(0, prev - (amount - fromCur))
         end
-        return nil
+        return start, cur, prev, 2 * w - (now - start)
       elseif c == 3 then
-        local tokens = min(l, min(l, s0 + (max(0, now - s1) * l) / w) + amount)
-        return tokens, now, 0, ceil(((l - tokens) * w) / l)
+        local g = gcd(l, w)
+        local sc, rate = w / g, l / g
+        local capacity = l * sc
+        local elapsed = now - s1
+        local stored = jsround(s0 * sc)
+        local units
+        if elapsed > 0 then units = min(capacity, stored + elapsed * rate) else units = min(capacity, stored) end
+        local tokens = min(capacity, units + amount * sc)
+        return tokens / sc, now, 0, ceil((capacity - tokens) / rate)
       end
-      local tat = max(now, s0 - amount * (w / l))
-      return tat, 0, 0, ceil(tat - now)
+      local g = gcd(l, w)
+      local s, emission = l / g, w / g
+      local diff = 0
+      if s0 > now then diff = jsround((s0 - now) * s) end
+      diff = max(0, diff - amount * emission)
+      return now + diff / s, 0, 0, ceil(diff / s)
+    end
+    for r = 1, nr, 2 do
+      local amount, ca = refunds[r], refunds[r + 1]
+      if amount > 0 then
+        for i = 1, n do
+          local s0 = S[3 * i - 2]
+          if s0 ~= nil then
+            local n0, n1, n2, ttl = refund(P[3 * i - 2], P[3 * i - 1], P[3 * i], s0, S[3 * i - 1], S[3 * i], amount, ca)
+            if n0 ~= nil then put(i, n0, n1, n2, ttl) end
+          end
+        end
+      end
     end
     for i = 1, n do
-      local s0 = S[3 * i - 2]
-      if s0 ~= nil then
-        local n0, n1, n2, ttl = refund(P[3 * i - 2], P[3 * i - 1], P[3 * i], s0, S[3 * i - 1], S[3 * i], give)
-        if n0 ~= nil then put(i, n0, n1, n2, ttl) end
+      local ttl = T[i]
+      if ttl ~= nil then
+        if ttl <= 0 then
+          dels = dels or {}
+          dels[#dels + 1] = fields[3 + i]
+        else
+          writes[nw + 1] = fields[3 + i]
+          writes[nw + 2] = spack('<dddddd', P[3 * i - 2], P[3 * i], now + ttl, S[3 * i - 2], S[3 * i - 1], S[3 * i])
+          nw = nw + 2
+          if ttl > longest then longest = ttl end
+        end
       end
     end
   end
@@ -281,6 +370,7 @@ if op == 'c' or op == 'f' or op == 's' or op == 'x' or op == 'b' then
       elseif admits then
         -- this limit would admit but the check is denied: report it as it stands (nothing consumed)
         admits, n0, n1, n2, ttl, remaining, resetMs, retry = evaluate(code, l, w, s0, s1, s2, 0)
+        retry = 0
       end
       reply[3 * i + 1] = out(remaining)
       reply[3 * i + 2] = out(resetMs)
@@ -292,7 +382,7 @@ if op == 'c' or op == 'f' or op == 's' or op == 'x' or op == 'b' then
     if allowed and cost > 0 and rfield ~= nil then
       local expires = now + num(c)
       writes[nw + 1] = rfield
-      writes[nw + 2] = spack('<dd', expires, cost + (held or 0))
+      writes[nw + 2] = spack('<ddd', expires, cost + (held or 0), heldAt or now)
       nw = nw + 2
       if earliest == nil or expires < earliest then
         earliest = expires
