@@ -175,7 +175,9 @@ describe.runIf(redis.available)("redisStore on a real Redis", () => {
     await expect(store.block("e", 1_000)).rejects.toSatisfy(unavailable);
     // A well-formed state holding NaN (it compares false everywhere, so GCRA would read it as idle).
     const nan = Buffer.alloc(48);
-    [4, 1_000, Date.now() + DAY_MS, Number.NaN, 0, 0].forEach((v, i) => nan.writeDoubleLE(v, 8 * i));
+    for (const [i, v] of [4, 1_000, Date.now() + DAY_MS, Number.NaN, 0, 0].entries()) {
+      nan.writeDoubleLE(v, 8 * i);
+    }
     await client.hset(`${prefix}{g}:r`, "lburst", nan);
     await expect(store.consume({ key: "g", limits, cost: 1 })).rejects.toSatisfy(unavailable);
     await client.set(`${prefix}{f}:c`, "not a sorted set");
