@@ -1,3 +1,5 @@
+import { IncomingMessage, ServerResponse } from "node:http";
+import { Socket } from "node:net";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { isBulwarkError } from "../core/errors.js";
@@ -18,6 +20,7 @@ import {
   tooLarge,
   WEB_HEADERS,
 } from "./chain.js";
+import { setNodeHeaders } from "./node-io.js";
 
 /** A view with a scripted body source, recording what the runner applied. */
 class TestView extends AdapterView {
@@ -278,6 +281,47 @@ describe("applyHeaders", () => {
         },
       ),
     );
+  });
+});
+
+describe("header lists on a node response", () => {
+  const deepFreeze = (list: HeaderList): HeaderList =>
+    Object.freeze(list.map(([n, v]) => Object.freeze([n, v] as const)));
+  const lines = (res: ServerResponse) => {
+    res.writeHead(200);
+    return (res as unknown as { _header: string })._header.split("\r\n").filter((l) => /^x-|^vary/.test(l));
+  };
+  const apply = (...lists: HeaderList[]) => {
+    const res = new ServerResponse(new IncomingMessage(new Socket()));
+    for (const list of lists) setNodeHeaders(res, list);
+    return lines(res);
+  };
+
+  it("applies a frozen constant list exactly as the same plain list, on every use", () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(fc.constantFrom("x-a", "x-b", "vary"), fc.stringMatching(/^[a-z0-9]{1,4}$/)), {
+          maxLength: 8,
+        }),
+        fc.array(fc.tuple(fc.constantFrom("x-a", "vary"), fc.stringMatching(/^[a-z0-9]{1,4}$/)), {
+          maxLength: 3,
+        }),
+        (list, earlier) => {
+          const plain = apply(earlier as HeaderList, list as HeaderList);
+          const frozen = deepFreeze(list as HeaderList);
+          expect(apply(earlier as HeaderList, frozen)).toEqual(plain);
+          expect(apply(earlier as HeaderList, frozen)).toEqual(plain);
+        },
+      ),
+    );
+  });
+
+  it("reads a frozen list whose entries can still change afresh every time", () => {
+    const entry: [string, string] = ["x-a", "1"];
+    const list: HeaderList = Object.freeze([entry]);
+    expect(apply(list)).toEqual(["x-a: 1"]);
+    entry[1] = "2";
+    expect(apply(list)).toEqual(["x-a: 2"]);
   });
 });
 

@@ -307,7 +307,8 @@ export function appends(list: HeaderList, index: number, name: string): boolean 
 
 /**
  * A frozen header list taken apart once: V8 reads frozen arrays through a slow path, and a frozen
- * list is a guard's constant (the same object on every request), so the work is done on first use.
+ * list of frozen entries is a guard's constant (the same object on every request), so the work is
+ * done on first use.
  */
 export interface HeaderPlan {
   readonly names: readonly string[];
@@ -315,26 +316,35 @@ export interface HeaderPlan {
   readonly appends: readonly boolean[];
 }
 
-const PLANS = new WeakMap<HeaderList, HeaderPlan>();
+/** Cached per frozen list: its plan, or `null` when an entry is not frozen and may still change. */
+const PLANS = new WeakMap<HeaderList, HeaderPlan | null>();
 
-/** The plan of a frozen header list (cached by identity); `undefined` for a list that may change. */
+/**
+ * The plan of a frozen list whose entries are frozen too (cached by identity); `undefined` for any
+ * list that may still change, which is read afresh.
+ */
 export function headerPlan(list: HeaderList): HeaderPlan | undefined {
   if (!Object.isFrozen(list)) return undefined;
   let plan = PLANS.get(list);
   if (plan === undefined) {
-    const names: string[] = [];
-    const values: string[] = [];
-    const adds: boolean[] = [];
-    for (let i = 0; i < list.length; i++) {
-      const entry = list[i] as readonly [string, string];
-      names.push(entry[0]);
-      values.push(entry[1]);
-      adds.push(appends(list, i, entry[0]));
-    }
-    plan = { names, values, appends: adds };
+    plan = compilePlan(list);
     PLANS.set(list, plan);
   }
-  return plan;
+  return plan ?? undefined;
+}
+
+function compilePlan(list: HeaderList): HeaderPlan | null {
+  const names: string[] = [];
+  const values: string[] = [];
+  const adds: boolean[] = [];
+  for (let i = 0; i < list.length; i++) {
+    const entry = list[i] as readonly [string, string];
+    if (!Object.isFrozen(entry)) return null;
+    names.push(entry[0]);
+    values.push(entry[1]);
+    adds.push(appends(list, i, entry[0]));
+  }
+  return { names, values, appends: adds };
 }
 
 /**

@@ -115,7 +115,11 @@ export function cors(options: CorsOptions): Guard {
   const anyActual: ContinueOutcome | undefined = origins.any
     ? Object.freeze({
         action: "continue",
-        headers: Object.freeze([["access-control-allow-origin", "*"] as const, ...actualTail]),
+        headers: Object.freeze(
+          [["access-control-allow-origin", "*"] as const, ...actualTail].map(([n, v]) =>
+            Object.freeze([n, v] as const),
+          ),
+        ),
       })
     : undefined;
 
