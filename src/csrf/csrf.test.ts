@@ -212,7 +212,10 @@ describe("csrf token layer", () => {
   it("rejects a forged session cookie", async () => {
     const { guard } = make();
     const { token, cookie } = await anonymousToken(guard);
-    const tampered = `${cookie.slice(0, -3)}${cookie.endsWith("A") ? "B" : "A"}${cookie.slice(-2)}`;
+    // Change the third-last character to a different one (testing the last character would miss
+    // when it already was the replacement: the cookie then is not tampered at all).
+    const tampered = `${cookie.slice(0, -3)}${cookie.at(-3) === "A" ? "B" : "A"}${cookie.slice(-2)}`;
+    expect(tampered).not.toBe(cookie);
     expectRejected(
       await run(guard, post({ "x-csrf-token": token, cookie: tampered })),
       "ERR_CSRF_TOKEN_INVALID",
